@@ -1,0 +1,75 @@
+//! Generator → keyed count/sum/avg projection over 10,000 keys, on 1 and 2 workers.
+//!
+//! Each iteration runs a bounded generator (max speed) through the full runtime — epochs,
+//! exchange, the aggregate arrangement, the projection sink and the live catalog — to
+//! completion, so events/s here is whole-pipeline throughput.
+//!
+//! `cargo bench -p tributary-benches` measures; `cargo test -p tributary-benches --benches` runs it once as a
+//! smoke test.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use serde::{Deserialize, Serialize};
+use tributary_connectors::generator::{SensorGenerator, SensorGeneratorConfig};
+use tributary_engine::{Runtime, RuntimeConfig};
+use tributary_operators::AggregatePerKey;
+
+const KEYS: u64 = 10_000;
+
+fn events() -> u64 {
+    std::env::var("TRIBUTARY_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000_000)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct KeyTotals {
+    key: i64,
+    count: i64,
+    sum: f64,
+    avg: f64,
+}
+
+fn run_pipeline(workers: usize, events: u64) {
+    let source = SensorGenerator::try_new(SensorGeneratorConfig {
+        sensors: KEYS,
+        rate: 0,
+        limit: Some(events),
+        ..SensorGeneratorConfig::default()
+    })
+    .expect("valid generator config");
+    let run = Runtime::start(RuntimeConfig::with_workers(workers), move |p| {
+        let totals = p
+            .source("readings", &source)?
+            .map(|r| (r.sensor_id, r.value))
+            .aggregate_per_key()
+            .map(|(key, a)| KeyTotals {
+                key,
+                count: a.count,
+                sum: a.sum_f64(),
+                avg: a.avg().unwrap_or(f64::NAN),
+            });
+        p.projection("totals", totals, |row| row.key)
+    })
+    .expect("pipeline starts");
+    let catalog = run.catalog();
+    run.join().expect("pipeline runs");
+    let rows = catalog.read().table("totals").map_or(0, |t| t.row_count());
+    assert_eq!(rows as u64, KEYS.min(events));
+}
+
+fn keyed_projection(c: &mut Criterion) {
+    let events = events();
+    let mut group = c.benchmark_group("generator_to_count_sum_avg_10k_keys");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(events));
+    for workers in [1usize, 2] {
+        group.bench_with_input(BenchmarkId::new("workers", workers), &workers, |b, &w| {
+            b.iter(|| run_pipeline(w, events));
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, keyed_projection);
+criterion_main!(benches);

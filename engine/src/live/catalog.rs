@@ -1,0 +1,199 @@
+//! The catalog of live projections and the one frontier they are all read at.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant};
+
+use arrow::datatypes::FieldRef;
+use serde::Serialize;
+
+use super::table::{LiveTable, ProjectionTable};
+use crate::time::Epoch;
+use crate::EngineError;
+
+/// All live projections of a running pipeline, readable at one consistent frontier.
+pub struct LiveCatalog {
+    peers: usize,
+    /// Registered tables: the typed handle (for sinks) and the erased one (for readers).
+    tables: RwLock<BTreeMap<String, Registered>>,
+    /// Per projection, the last frontier each worker reported (`None`: not yet).
+    progress: Mutex<BTreeMap<String, Vec<Option<Epoch>>>>,
+    /// The committed frontier; held for writing while updates are applied.
+    committed: RwLock<Epoch>,
+    /// Wakes readers waiting for a frontier (read-your-writes).
+    advanced: (Mutex<Epoch>, Condvar),
+}
+
+impl std::fmt::Debug for LiveCatalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveCatalog")
+            .field("peers", &self.peers)
+            .field("tables", &self.table_names())
+            .field("as_of", &self.as_of())
+            .finish()
+    }
+}
+
+struct Registered {
+    erased: Arc<dyn LiveTable>,
+    typed: Arc<dyn Any + Send + Sync>,
+}
+
+impl LiveCatalog {
+    /// A catalog fed by `peers` workers.
+    pub fn new(peers: usize) -> Self {
+        Self {
+            peers: peers.max(1),
+            tables: RwLock::new(BTreeMap::new()),
+            progress: Mutex::new(BTreeMap::new()),
+            committed: RwLock::new(0),
+            advanced: (Mutex::new(0), Condvar::new()),
+        }
+    }
+
+    /// Registers (or, from a second worker, looks up) a projection table.
+    pub fn register<K, P>(&self, name: &str, fields: Vec<FieldRef>) -> Result<Arc<ProjectionTable<K, P>>, EngineError>
+    where
+        K: Ord + Clone + Send + Sync + 'static,
+        P: Serialize + PartialEq + Clone + Send + Sync + 'static,
+    {
+        let mut tables = self.tables.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(existing) = tables.get(name) {
+            return existing
+                .typed
+                .clone()
+                .downcast::<ProjectionTable<K, P>>()
+                .map_err(|_| EngineError::ProjectionTypeMismatch(name.to_string()));
+        }
+        let table = Arc::new(ProjectionTable::<K, P>::new(name, fields));
+        tables.insert(
+            name.to_string(),
+            Registered {
+                erased: table.clone(),
+                typed: table.clone(),
+            },
+        );
+        self.progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_string(), vec![None; self.peers]);
+        Ok(table)
+    }
+
+    /// Records that `worker` has handed over every update of `projection` before `frontier`,
+    /// and commits a new consistent frontier if every worker of every projection has passed it.
+    pub fn report_frontier(&self, projection: &str, worker: usize, frontier: Epoch) {
+        let min = {
+            let mut progress = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(slot) = progress.get_mut(projection).and_then(|v| v.get_mut(worker)) {
+                *slot = Some(frontier);
+            }
+            progress
+                .values()
+                .flat_map(|v| v.iter())
+                .map(|f| f.unwrap_or(0))
+                .min()
+                .unwrap_or(0)
+        };
+        if min <= self.as_of() {
+            return;
+        }
+        let tables: Vec<Arc<dyn LiveTable>> = self
+            .tables
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(|r| r.erased.clone())
+            .collect();
+        let mut committed = self.committed.write().unwrap_or_else(PoisonError::into_inner);
+        if min <= *committed {
+            return;
+        }
+        for table in &tables {
+            table.apply_until(min);
+        }
+        *committed = min;
+        drop(committed);
+        let (lock, cvar) = &self.advanced;
+        *lock.lock().unwrap_or_else(PoisonError::into_inner) = min;
+        cvar.notify_all();
+    }
+
+    /// The committed frontier: every update with an epoch below it is visible.
+    /// `Epoch::MAX` once every input has ended.
+    pub fn as_of(&self) -> Epoch {
+        *self.committed.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until the committed frontier is beyond `epoch` (the record ingested at `epoch` is
+    /// visible), or the timeout passes. Returns the frontier reached.
+    pub fn wait_beyond(&self, epoch: Epoch, timeout: Duration) -> Epoch {
+        let deadline = Instant::now() + timeout;
+        let (lock, cvar) = &self.advanced;
+        let mut reached = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        while *reached <= epoch {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            reached = cvar
+                .wait_timeout(reached, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        *reached
+    }
+
+    /// Names of the registered projections.
+    pub fn table_names(&self) -> Vec<String> {
+        self.tables
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// A table by name, without any consistency guarantee (for schemas and metadata).
+    pub fn table(&self, name: &str) -> Option<Arc<dyn LiveTable>> {
+        self.tables
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .map(|r| r.erased.clone())
+    }
+
+    /// Pins the committed frontier: while the returned guard lives no update is applied, so
+    /// every table read through it reflects exactly `as_of`.
+    pub fn read(&self) -> CatalogRead<'_> {
+        CatalogRead {
+            catalog: self,
+            guard: self.committed.read().unwrap_or_else(PoisonError::into_inner),
+        }
+    }
+}
+
+/// A consistent read of the catalog at one frontier.
+pub struct CatalogRead<'a> {
+    catalog: &'a LiveCatalog,
+    guard: RwLockReadGuard<'a, Epoch>,
+}
+
+impl std::fmt::Debug for CatalogRead<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatalogRead").field("as_of", &*self.guard).finish()
+    }
+}
+
+impl CatalogRead<'_> {
+    /// The frontier every table read through this guard reflects.
+    pub fn as_of(&self) -> Epoch {
+        *self.guard
+    }
+
+    /// A table by name.
+    pub fn table(&self, name: &str) -> Option<Arc<dyn LiveTable>> {
+        self.catalog.table(name)
+    }
+}

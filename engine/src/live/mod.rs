@@ -1,0 +1,24 @@
+//! Live projections: where the dataflow's results become readable by queries.
+//!
+//! Each projection's output collection ends in a [`sink`](self) operator on every worker.
+//! The sink hands its worker's updates to a typed [`ProjectionTable`] as soon as the
+//! worker's input frontier says they are complete, and reports that frontier to the
+//! [`LiveCatalog`]. The catalog applies pending updates only up to the *minimum* frontier over
+//! every worker and every projection, under one write lock, so that a reader holding the
+//! catalog's read lock sees every projection as of one frontier (`as_of`): the consistency
+//! contract of DESIGN.md.
+//!
+//! Cost: an update is copied once from the dataflow into the table's pending buffer and
+//! applied once under the lock; a query snapshot costs O(rows) of the tables it reads. The
+//! tables keep rows grouped by key so point lookups can later be served without a scan.
+//!
+//! Scale-out note: the catalog gathers the workers of *one process*. A cluster of processes
+//! needs the projection changes published to the answering process (a later issue).
+
+mod catalog;
+mod sink;
+mod table;
+
+pub use catalog::{CatalogRead, LiveCatalog};
+pub(crate) use sink::attach_projection_sink;
+pub use table::{LiveTable, ProjectionTable};

@@ -1,0 +1,163 @@
+//! A projection's current rows, grouped by key, plus the updates waiting for the frontier.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use arrow::datatypes::{FieldRef, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use serde::Serialize;
+
+use crate::time::Epoch;
+use crate::EngineError;
+
+/// The type-erased view of a projection the catalog and the query layer use.
+pub trait LiveTable: Send + Sync + 'static {
+    /// The projection's name (its SQL table name).
+    fn name(&self) -> &str;
+    /// The Arrow schema of its rows.
+    fn schema(&self) -> SchemaRef;
+    /// Applies pending updates with epochs `< frontier`. Called by the catalog only, under its
+    /// write lock.
+    fn apply_until(&self, frontier: Epoch);
+    /// The current rows as one Arrow batch. Consistent with other tables only while the
+    /// caller holds a [`CatalogRead`](super::CatalogRead).
+    fn snapshot(&self) -> Result<RecordBatch, EngineError>;
+    /// Number of current rows (counting multiplicities).
+    fn row_count(&self) -> usize;
+    /// Updates whose accumulated multiplicity went negative — always 0 unless an operator is
+    /// wrong; exposed so tests and metrics can say so.
+    fn anomalies(&self) -> u64;
+}
+
+type Pending<K, P> = Vec<(K, P, Epoch, i64)>;
+
+/// The rows of one projection of row type `P`, indexed by key `K`.
+#[derive(Debug)]
+pub struct ProjectionTable<K, P> {
+    name: String,
+    schema: SchemaRef,
+    fields: Vec<FieldRef>,
+    pending: Mutex<Pending<K, P>>,
+    rows: RwLock<TableRows<K, P>>,
+}
+
+#[derive(Debug)]
+struct TableRows<K, P> {
+    by_key: BTreeMap<K, Vec<(P, i64)>>,
+    count: usize,
+    anomalies: u64,
+}
+
+impl<K, P> ProjectionTable<K, P>
+where
+    K: Ord + Clone + Send + Sync + 'static,
+    P: Serialize + PartialEq + Clone + Send + Sync + 'static,
+{
+    /// An empty table with the given Arrow fields.
+    pub fn new(name: impl Into<String>, fields: Vec<FieldRef>) -> Self {
+        Self {
+            name: name.into(),
+            schema: Arc::new(Schema::new(fields.clone())),
+            fields,
+            pending: Mutex::new(Vec::new()),
+            rows: RwLock::new(TableRows {
+                by_key: BTreeMap::new(),
+                count: 0,
+                anomalies: 0,
+            }),
+        }
+    }
+
+    /// Queues updates that are complete on the calling worker.
+    pub(crate) fn stage(&self, updates: impl IntoIterator<Item = (K, P, Epoch, i64)>) {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(updates);
+    }
+
+    /// The rows currently stored under `key` (consistent while a `CatalogRead` is held).
+    pub fn get(&self, key: &K) -> Vec<P> {
+        let rows = self.rows.read().unwrap_or_else(PoisonError::into_inner);
+        rows.by_key.get(key).map_or_else(Vec::new, |rs| expand(rs))
+    }
+
+    /// All current rows in key order (consistent while a `CatalogRead` is held).
+    pub fn rows(&self) -> Vec<P> {
+        let rows = self.rows.read().unwrap_or_else(PoisonError::into_inner);
+        rows.by_key.values().flat_map(|rs| expand(rs)).collect()
+    }
+}
+
+fn expand<P: Clone>(rows: &[(P, i64)]) -> Vec<P> {
+    rows.iter()
+        .flat_map(|(p, n)| std::iter::repeat_n(p.clone(), usize::try_from(*n).unwrap_or(0)))
+        .collect()
+}
+
+impl<K, P> LiveTable for ProjectionTable<K, P>
+where
+    K: Ord + Clone + Send + Sync + 'static,
+    P: Serialize + PartialEq + Clone + Send + Sync + 'static,
+{
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn apply_until(&self, frontier: Epoch) {
+        let ready: Pending<K, P> = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            let (ready, later) = std::mem::take(&mut *pending)
+                .into_iter()
+                .partition(|(_, _, t, _)| *t < frontier);
+            *pending = later;
+            ready
+        };
+        if ready.is_empty() {
+            return;
+        }
+        let mut rows = self.rows.write().unwrap_or_else(PoisonError::into_inner);
+        let TableRows {
+            by_key,
+            count,
+            anomalies,
+        } = &mut *rows;
+        for (key, row, _, diff) in ready {
+            let slot = by_key.entry(key.clone()).or_default();
+            match slot.iter_mut().position(|(p, _)| *p == row) {
+                Some(i) => slot[i].1 += diff,
+                None => slot.push((row, diff)),
+            }
+            slot.retain(|(_, n)| {
+                if *n < 0 {
+                    *anomalies += 1;
+                }
+                *n != 0
+            });
+            if slot.is_empty() {
+                by_key.remove(&key);
+            }
+            *count = count.saturating_add_signed(diff as isize);
+        }
+    }
+
+    fn snapshot(&self) -> Result<RecordBatch, EngineError> {
+        let rows = self.rows();
+        serde_arrow::to_record_batch(&self.fields, &rows).map_err(|e| EngineError::ArrowConversion {
+            projection: self.name.clone(),
+            reason: e.to_string(),
+        })
+    }
+
+    fn row_count(&self) -> usize {
+        self.rows.read().unwrap_or_else(PoisonError::into_inner).count
+    }
+
+    fn anomalies(&self) -> u64 {
+        self.rows.read().unwrap_or_else(PoisonError::into_inner).anomalies
+    }
+}

@@ -1,0 +1,201 @@
+//! The pipeline builder: how a user's program declares sources, operators and projections.
+//!
+//! A pipeline is a function `Fn(&mut Pipeline) -> Result<(), EngineError>` that the runtime
+//! calls once on every worker to build that worker's copy of the dataflow. Inside it,
+//! [`Pipeline::source`] turns a [`Source`] into a differential [`Collection`] of the user's
+//! own type, ordinary differential/Tributary operators transform it, and
+//! [`Pipeline::projection`] makes a collection readable by SQL:
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use tributary_engine::{Pipeline, EngineError, source::*};
+//!
+//! #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+//! struct Click { user: i64 }
+//!
+//! /// Ten clicks per user, for users 0..3.
+//! struct Clicks;
+//! impl Source<Click> for Clicks {
+//!     fn describe(&self) -> String { "clicks".into() }
+//!     fn open(&self, w: WorkerInfo) -> Result<Box<dyn SourceReader<Click>>, EngineError> {
+//!         let mine: Vec<Click> = (0..30).filter(|i| i % w.peers == w.index).map(|i| Click { user: (i % 3) as i64 }).collect();
+//!         Ok(Box::new(Once(Some(mine))))
+//!     }
+//! }
+//! struct Once(Option<Vec<Click>>);
+//! impl SourceReader<Click> for Once {
+//!     fn poll(&mut self, out: &mut SourceOutput<'_, Click>, _budget: usize) -> SourceStatus {
+//!         self.0.take().into_iter().flatten().for_each(|c| out.give(c));
+//!         SourceStatus::Finished
+//!     }
+//! }
+//!
+//! #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+//! struct ClicksPerUser { user: i64, clicks: i64 }
+//!
+//! fn pipeline(p: &mut Pipeline<'_>) -> Result<(), EngineError> {
+//!     use differential_dataflow::operators::CountTotal;
+//!     let per_user = p
+//!         .source("clicks", &Clicks)?
+//!         .map(|c| c.user)
+//!         .count_total()
+//!         .map(|(user, clicks)| ClicksPerUser { user, clicks: clicks as i64 });
+//!     p.projection("clicks_per_user", per_user, |row| row.user)
+//! }
+//!
+//! let run = tributary_engine::Runtime::start(tributary_engine::RuntimeConfig::with_workers(2), pipeline)?;
+//! let catalog = run.catalog();
+//! run.join()?; // a bounded source: runs to completion
+//! let table = catalog.read().table("clicks_per_user").expect("registered");
+//! assert_eq!(table.row_count(), 3);
+//! # Ok::<(), EngineError>(())
+//! ```
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use differential_dataflow::{AsCollection, VecCollection};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use timely::dataflow::operators::Input;
+use timely::dataflow::{ProbeHandle, Scope};
+
+use crate::live::{attach_projection_sink, LiveCatalog};
+use crate::record::derive_arrow_fields;
+use crate::runtime::{CounterRegistry, DrivenInput, InputDriver};
+use crate::source::{Source, WorkerInfo};
+use crate::time::Epoch;
+use crate::EngineError;
+
+/// A differential collection in a Tributary dataflow: records of type `D`, epochs as time.
+pub type Collection<'scope, D, R = isize> = VecCollection<'scope, Epoch, D, R>;
+
+/// How a projection is exposed to SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectionSpec {
+    name: String,
+    timestamp_ms_columns: Vec<String>,
+}
+
+impl ProjectionSpec {
+    /// A projection called `name` (its SQL table name).
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            timestamp_ms_columns: Vec::new(),
+        }
+    }
+
+    /// Marks `i64` fields holding epoch milliseconds so SQL sees them as `TIMESTAMP`.
+    pub fn with_timestamp_ms<I, S>(mut self, columns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.timestamp_ms_columns.extend(columns.into_iter().map(Into::into));
+        self
+    }
+}
+
+impl From<&str> for ProjectionSpec {
+    fn from(name: &str) -> Self {
+        Self::new(name)
+    }
+}
+
+/// One worker's view of the pipeline under construction.
+pub struct Pipeline<'scope> {
+    scope: Scope<'scope, Epoch>,
+    worker: WorkerInfo,
+    catalog: Arc<LiveCatalog>,
+    counters: Arc<CounterRegistry>,
+    probe: ProbeHandle<Epoch>,
+    inputs: Vec<Box<dyn DrivenInput>>,
+    names: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for Pipeline<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("worker", &self.worker)
+            .field("names", &self.names)
+            .finish()
+    }
+}
+
+impl<'scope> Pipeline<'scope> {
+    pub(crate) fn new(
+        scope: Scope<'scope, Epoch>,
+        worker: WorkerInfo,
+        catalog: Arc<LiveCatalog>,
+        counters: Arc<CounterRegistry>,
+    ) -> Self {
+        Self {
+            scope,
+            worker,
+            catalog,
+            counters,
+            probe: ProbeHandle::new(),
+            inputs: Vec::new(),
+            names: BTreeSet::new(),
+        }
+    }
+
+    /// The worker this copy of the pipeline runs on.
+    pub fn worker(&self) -> WorkerInfo {
+        self.worker
+    }
+
+    /// The timely scope, for building operators directly.
+    pub fn scope(&self) -> Scope<'scope, Epoch> {
+        self.scope
+    }
+
+    /// Declares the stream `name`, read from `source`, as a collection of `T`.
+    pub fn source<T, S>(&mut self, name: &str, source: &S) -> Result<Collection<'scope, T>, EngineError>
+    where
+        T: Clone + 'static,
+        S: Source<T> + ?Sized,
+    {
+        self.claim("stream", name)?;
+        let (handle, stream) = self.scope.new_input::<Vec<(T, Epoch, isize)>>();
+        let reader = source.open(self.worker)?;
+        tracing::debug!(worker = self.worker.index, stream = name, source = %source.describe(), "source opened");
+        self.inputs.push(Box::new(InputDriver::new(handle, reader, self.counters.stream(name))));
+        Ok(stream.as_collection())
+    }
+
+    /// Makes `rows` readable by SQL as the table `spec` names, indexed by `key`.
+    ///
+    /// The Arrow schema comes from `P`'s serde shape. Rows are applied to the live table at
+    /// the pipeline's consistent frontier (see [`LiveCatalog`]).
+    pub fn projection<K, P, F>(&mut self, spec: impl Into<ProjectionSpec>, rows: Collection<'scope, P>, key: F) -> Result<(), EngineError>
+    where
+        K: Ord + Clone + Send + Sync + 'static,
+        P: Serialize + DeserializeOwned + PartialEq + Clone + Send + Sync + 'static,
+        F: Fn(&P) -> K + 'static,
+    {
+        let spec = spec.into();
+        self.claim("projection", &spec.name)?;
+        let columns: Vec<&str> = spec.timestamp_ms_columns.iter().map(String::as_str).collect();
+        let fields = derive_arrow_fields::<P>(&columns)?;
+        let table = self.catalog.register::<K, P>(&spec.name, fields)?;
+        let keyed = rows.map(move |p| (key(&p), p)).probe_with(&self.probe);
+        attach_projection_sink(keyed, table, self.catalog.clone(), self.worker.index);
+        Ok(())
+    }
+
+    fn claim(&mut self, kind: &'static str, name: &str) -> Result<(), EngineError> {
+        if !self.names.insert(format!("{kind}:{name}")) {
+            return Err(EngineError::DuplicateName {
+                kind,
+                name: name.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn finish(self) -> (Vec<Box<dyn DrivenInput>>, ProbeHandle<Epoch>) {
+        (self.inputs, self.probe)
+    }
+}

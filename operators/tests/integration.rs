@@ -1,0 +1,9 @@
+//! Property tests: every operator against a from-scratch oracle at every epoch.
+//!
+//! One test binary (modules below) to save link time.
+
+mod oracle;
+
+mod aggregates;
+mod extremes;
+mod stats;

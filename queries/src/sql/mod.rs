@@ -1,0 +1,8 @@
+//! SQL over the live catalog: parse, guard, snapshot, plan, execute.
+
+mod engine;
+mod error;
+mod guard;
+
+pub use engine::{QueryResult, SqlEngine};
+pub use error::QueryError;

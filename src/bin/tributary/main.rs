@@ -1,0 +1,45 @@
+//! The `tributary` command line: `demo` runs the IoT pipeline and serves SQL; `sql` queries
+//! a running server.
+
+mod demo;
+mod sql;
+mod table;
+
+use clap::{Parser, Subcommand};
+
+/// Tributary: a stream-processing dataflow engine with SQL over live projections.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the IoT reference pipeline on the built-in sensor generator and serve SQL.
+    Demo(demo::DemoArgs),
+    /// Run one SQL query against a running server and print the result as a table.
+    Sql(sql::SqlArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    init_tracing();
+    match Cli::parse().command {
+        Command::Demo(args) => demo::run(args),
+        Command::Sql(args) => sql::run(args),
+    }
+}
+
+/// Human-readable logs on a terminal, JSON lines otherwise; `RUST_LOG` filters.
+fn init_tracing() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::io::stderr().is_terminal() {
+        builder.init();
+    } else {
+        builder.json().init();
+    }
+}

@@ -1,0 +1,93 @@
+//! The `tributary` binary: `demo` serves growing live projections, `sql` prints them, and
+//! Ctrl-C (SIGINT) drains and exits 0.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::post_sql;
+
+struct Demo(Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_addr() -> anyhow::Result<SocketAddr> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+async fn wait_until_serving(addr: SocketAddr) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok((200, body)) = post_sql(addr, "SELECT count(*) FROM sensor_stats").await {
+            if body["rows"][0][0].as_i64().unwrap_or(0) > 0 {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("demo did not serve sensor_stats within 60 s")
+}
+
+async fn counts(addr: SocketAddr) -> anyhow::Result<Vec<i64>> {
+    let (status, body) = post_sql(addr, "SELECT sensor_id, count, avg FROM sensor_stats ORDER BY sensor_id LIMIT 5").await?;
+    anyhow::ensure!(status == 200, "{body}");
+    Ok(body["rows"]
+        .as_array()
+        .map(|rows| rows.iter().filter_map(|r| r[1].as_i64()).collect())
+        .unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_serves_growing_projections_and_stops_cleanly_on_sigint() -> anyhow::Result<()> {
+    let addr = free_addr()?;
+    let data = tempfile::tempdir()?;
+    let binary = env!("CARGO_BIN_EXE_tributary");
+    let mut demo = Demo(
+        Command::new(binary)
+            .args(["demo", "--listen", &addr.to_string(), "--rate", "2000", "--sensors", "10", "--workers", "2"])
+            .arg("--data")
+            .arg(data.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    wait_until_serving(addr).await?;
+
+    let first = counts(addr).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let second = counts(addr).await?;
+    assert_eq!(first.len(), 5);
+    assert_eq!(second.len(), 5);
+    assert!(first.iter().zip(&second).all(|(a, b)| b > a), "counts must grow: {first:?} then {second:?}");
+
+    let printed = Command::new(binary)
+        .args(["sql", "SELECT sensor_id, count FROM sensor_stats ORDER BY sensor_id LIMIT 2", "--server"])
+        .arg(format!("http://{addr}"))
+        .output()?;
+    assert!(printed.status.success());
+    let table = String::from_utf8(printed.stdout)?;
+    assert!(table.contains("| sensor_id | count"), "{table}");
+    assert!(table.contains("(2 rows, as_of "), "{table}");
+
+    let refused = Command::new(binary).args(["sql", "DROP TABLE sensor_stats", "--server"]).arg(format!("http://{addr}")).output()?;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8(refused.stderr)?.contains("403"));
+
+    let status = Command::new("kill").args(["-INT", &demo.0.id().to_string()]).status()?;
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(exit) = demo.0.try_wait()? {
+            assert!(exit.success(), "demo exited with {exit}");
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "demo did not stop within 30 s of SIGINT");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}

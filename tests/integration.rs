@@ -1,0 +1,8 @@
+//! End-to-end tests of the facade: the IoT pipeline, the HTTP API over real sockets and the
+//! `tributary` binary. One test binary (modules below) to save link time.
+
+mod common;
+
+mod demo_cli;
+mod http_api;
+mod iot_pipeline;
