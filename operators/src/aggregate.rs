@@ -161,12 +161,12 @@ pub trait AggregatePerKey<'scope, K> {
     ///
     /// ```
     /// use differential_dataflow::input::Input;
-    /// use tributary_operators::{Aggregate, AggregatePerKey, ExactSum};
+    /// use tributary_operators::{Aggregate, AggregatePerKey, ExactSum, OrderedFloat};
     ///
     /// timely::example(|scope| {
-    ///     scope.new_collection_from(vec![(1i64, 2.5f64), (1, 0.5), (2, 4.0)]).1
+    ///     scope.new_collection_from(vec![(1i64, OrderedFloat(2.5)), (1, OrderedFloat(0.5)), (2, OrderedFloat(4.0))]).1
     ///         .aggregate_per_key()
-    ///         .inspect(|((key, agg), _time, _diff)| println!("{key}: n={} avg={:?}", agg.count, agg.avg()));
+    ///         .inspect(|((key, agg), _time, _diff)| if *key == 1 { assert_eq!(agg.avg(), Some(1.5)) });
     /// });
     /// assert_eq!(Aggregate { count: 2, sum: ExactSum::from_f64(3.0) }.avg(), Some(1.5));
     /// ```

@@ -18,7 +18,7 @@ pub trait AvgPerKey<'scope, K> {
     /// use tributary_operators::AvgPerKey;
     ///
     /// timely::example(|scope| {
-    ///     scope.new_collection_from(vec![(1i64, 1.0f64), (1, 2.0)]).1
+    ///     scope.new_collection_from(vec![(1i64, 1i64), (1, 2)]).1
     ///         .avg_per_key()
     ///         .inspect(|((_, avg), _, _)| assert_eq!(avg.0, 1.5));
     /// });

@@ -15,9 +15,9 @@ pub trait CountPerKey<'scope, K> {
     /// use tributary_operators::CountPerKey;
     ///
     /// timely::example(|scope| {
-    ///     scope.new_collection_from(vec![("a", 1), ("a", 2), ("b", 3)]).1
+    ///     scope.new_collection_from(vec![(7i64, 1i64), (7, 2), (9, 3)]).1
     ///         .count_per_key()
-    ///         .inspect(|x| println!("{x:?}")); // ("a", 2) and ("b", 1)
+    ///         .inspect(|((key, n), _, _)| assert_eq!(*n, if *key == 7 { 2 } else { 1 }));
     /// });
     /// ```
     fn count_per_key(self) -> Collection<'scope, (K, i64)>;

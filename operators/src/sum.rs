@@ -13,10 +13,10 @@ pub trait SumPerKey<'scope, K> {
     ///
     /// ```
     /// use differential_dataflow::input::Input;
-    /// use tributary_operators::SumPerKey;
+    /// use tributary_operators::{OrderedFloat, SumPerKey};
     ///
     /// timely::example(|scope| {
-    ///     scope.new_collection_from(vec![(1i64, 0.1f64), (1, 0.2)]).1
+    ///     scope.new_collection_from(vec![(1i64, OrderedFloat(0.1)), (1, OrderedFloat(0.2))]).1
     ///         .sum_per_key()
     ///         .inspect(|((k, s), _, _)| assert_eq!((*k, s.to_f64()), (1, 0.3)));
     /// });
