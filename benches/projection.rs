@@ -7,7 +7,7 @@
 //! `cargo bench -p tributary-benches` measures; `cargo test -p tributary-benches --benches` runs it once as a
 //! smoke test.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use serde::{Deserialize, Serialize};
 use tributary_connectors::generator::{SensorGenerator, SensorGeneratorConfig};
 use tributary_engine::{Runtime, RuntimeConfig};

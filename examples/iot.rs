@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig};
 use tributary::engine::{Pipeline, ProjectionSpec, Runtime, RuntimeConfig};
 use tributary::operators::{OrderedFloat, StatsPerKey};
-use tributary::queries::http::encode_result;
 use tributary::queries::SqlEngine;
+use tributary::queries::http::encode_result;
 
 /// One row of the projection: the shape SQL sees.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,7 +36,11 @@ fn pipeline(p: &mut Pipeline<'_>, source: &SensorGenerator) -> Result<(), tribut
             peak: s.max.0,
             last_ts: s.last_ts,
         });
-    p.projection(ProjectionSpec::new("summaries").with_timestamp_ms(["last_ts"]), summaries, |s| s.sensor_id)
+    p.projection(
+        ProjectionSpec::new("summaries").with_timestamp_ms(["last_ts"]),
+        summaries,
+        |s| s.sensor_id,
+    )
 }
 
 fn main() -> anyhow::Result<()> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use tributary::engine::LiveCatalog;
-use tributary::queries::{serve, ApiState, SqlEngine};
+use tributary::queries::{ApiState, SqlEngine, serve};
 
 /// A server on a free loopback port, serving `catalog`.
 pub struct TestServer {

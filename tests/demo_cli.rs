@@ -23,10 +23,10 @@ fn free_addr() -> anyhow::Result<SocketAddr> {
 async fn wait_until_serving(addr: SocketAddr) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        if let Ok((200, body)) = post_sql(addr, "SELECT count(*) FROM sensor_stats").await {
-            if body["rows"][0][0].as_i64().unwrap_or(0) > 0 {
-                return Ok(());
-            }
+        if let Ok((200, body)) = post_sql(addr, "SELECT count(*) FROM sensor_stats").await
+            && body["rows"][0][0].as_i64().unwrap_or(0) > 0
+        {
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -34,7 +34,11 @@ async fn wait_until_serving(addr: SocketAddr) -> anyhow::Result<()> {
 }
 
 async fn counts(addr: SocketAddr) -> anyhow::Result<Vec<i64>> {
-    let (status, body) = post_sql(addr, "SELECT sensor_id, count, avg FROM sensor_stats ORDER BY sensor_id LIMIT 5").await?;
+    let (status, body) = post_sql(
+        addr,
+        "SELECT sensor_id, count, avg FROM sensor_stats ORDER BY sensor_id LIMIT 5",
+    )
+    .await?;
     anyhow::ensure!(status == 200, "{body}");
     Ok(body["rows"]
         .as_array()
@@ -49,7 +53,17 @@ async fn demo_serves_growing_projections_and_stops_cleanly_on_sigint() -> anyhow
     let binary = env!("CARGO_BIN_EXE_tributary");
     let mut demo = Demo(
         Command::new(binary)
-            .args(["demo", "--listen", &addr.to_string(), "--rate", "2000", "--sensors", "10", "--workers", "2"])
+            .args([
+                "demo",
+                "--listen",
+                &addr.to_string(),
+                "--rate",
+                "2000",
+                "--sensors",
+                "10",
+                "--workers",
+                "2",
+            ])
             .arg("--data")
             .arg(data.path())
             .stdout(Stdio::piped())
@@ -63,10 +77,17 @@ async fn demo_serves_growing_projections_and_stops_cleanly_on_sigint() -> anyhow
     let second = counts(addr).await?;
     assert_eq!(first.len(), 5);
     assert_eq!(second.len(), 5);
-    assert!(first.iter().zip(&second).all(|(a, b)| b > a), "counts must grow: {first:?} then {second:?}");
+    assert!(
+        first.iter().zip(&second).all(|(a, b)| b > a),
+        "counts must grow: {first:?} then {second:?}"
+    );
 
     let printed = Command::new(binary)
-        .args(["sql", "SELECT sensor_id, count FROM sensor_stats ORDER BY sensor_id LIMIT 2", "--server"])
+        .args([
+            "sql",
+            "SELECT sensor_id, count FROM sensor_stats ORDER BY sensor_id LIMIT 2",
+            "--server",
+        ])
         .arg(format!("http://{addr}"))
         .output()?;
     assert!(printed.status.success());
@@ -74,7 +95,10 @@ async fn demo_serves_growing_projections_and_stops_cleanly_on_sigint() -> anyhow
     assert!(table.contains("| sensor_id | count"), "{table}");
     assert!(table.contains("(2 rows, as_of "), "{table}");
 
-    let refused = Command::new(binary).args(["sql", "DROP TABLE sensor_stats", "--server"]).arg(format!("http://{addr}")).output()?;
+    let refused = Command::new(binary)
+        .args(["sql", "DROP TABLE sensor_stats", "--server"])
+        .arg(format!("http://{addr}"))
+        .output()?;
     assert!(!refused.status.success());
     assert!(String::from_utf8(refused.stderr)?.contains("403"));
 

@@ -43,10 +43,15 @@ async fn select_returns_columns_rows_and_as_of() -> anyhow::Result<()> {
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[0][0], json!(0));
     assert_eq!(rows[0][1], json!(100));
-    assert!(rows[0][3].as_str().is_some_and(|s| s.starts_with("2023-11-14T")), "{body}");
+    assert!(
+        rows[0][3].as_str().is_some_and(|s| s.starts_with("2023-11-14T")),
+        "{body}"
+    );
     assert_eq!(body["as_of"], json!(u64::MAX));
 
-    let (status, body) = server.sql("SELECT sum(count) AS n, count(*) AS sensors FROM sensor_stats").await?;
+    let (status, body) = server
+        .sql("SELECT sum(count) AS n, count(*) AS sensors FROM sensor_stats")
+        .await?;
     assert_eq!(status, 200);
     assert_eq!(body["rows"], json!([[2000, 20]]));
     server.stop().await
@@ -93,7 +98,10 @@ async fn writes_are_403_and_change_nothing() -> anyhow::Result<()> {
     for sql in &writes {
         let (status, body) = server.sql(sql).await?;
         assert_eq!(status, 403, "{sql}: {body}");
-        assert!(body["error"].as_str().is_some_and(|m| m.contains("read-only")), "{sql}: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|m| m.contains("read-only")),
+            "{sql}: {body}"
+        );
     }
     assert!(!out.exists(), "COPY must not write a file");
     let (status, body) = server.sql("SELECT count(*) FROM sensor_stats").await?;
@@ -104,7 +112,12 @@ async fn writes_are_403_and_change_nothing() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_other_than_select_are_allowed() -> anyhow::Result<()> {
     let server = TestServer::start(tokio::task::spawn_blocking(finished_catalog).await??).await?;
-    for sql in ["EXPLAIN SELECT * FROM sensor_stats", "SHOW TABLES", "DESCRIBE sensor_stats", "SELECT 1 + 1"] {
+    for sql in [
+        "EXPLAIN SELECT * FROM sensor_stats",
+        "SHOW TABLES",
+        "DESCRIBE sensor_stats",
+        "SELECT 1 + 1",
+    ] {
         let (status, body) = server.sql(sql).await?;
         assert_eq!(status, 200, "{sql}: {body}");
     }
@@ -116,17 +129,31 @@ async fn malformed_requests_get_json_errors() -> anyhow::Result<()> {
     let server = TestServer::start(Arc::new(LiveCatalog::new(1))).await?;
     let client = reqwest::Client::new();
     let url = format!("http://{}/v1/sql", server.addr);
-    let not_json = client.post(&url).header("content-type", "application/json").body("{oops").send().await?;
+    let not_json = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{oops")
+        .send()
+        .await?;
     assert_eq!(not_json.status(), 400);
     let body: serde_json::Value = not_json.json().await?;
-    assert!(body["error"].as_str().is_some_and(|m| m.contains("invalid request body")), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("invalid request body")),
+        "{body}"
+    );
 
     let wrong_shape = client.post(&url).json(&json!({"query": "SELECT 1"})).send().await?;
     assert_eq!(wrong_shape.status(), 422);
     let body: serde_json::Value = wrong_shape.json().await?;
     assert!(body["error"].as_str().is_some_and(|m| m.contains("sql")), "{body}");
 
-    let huge = client.post(&url).json(&json!({"sql": "x".repeat(2 << 20)})).send().await?;
+    let huge = client
+        .post(&url)
+        .json(&json!({"sql": "x".repeat(2 << 20)}))
+        .send()
+        .await?;
     assert_eq!(huge.status(), 413);
 
     let missing = client.get(format!("http://{}/v2/nothing", server.addr)).send().await?;

@@ -32,7 +32,9 @@ fn live_rows(workers: usize) -> anyhow::Result<Vec<SensorStats>> {
     run.join()?;
     let read = catalog.read();
     assert_eq!(read.as_of(), u64::MAX, "a finished pipeline's frontier is complete");
-    let table = read.table(iot::SENSOR_STATS).ok_or_else(|| anyhow::anyhow!("no projection"))?;
+    let table = read
+        .table(iot::SENSOR_STATS)
+        .ok_or_else(|| anyhow::anyhow!("no projection"))?;
     assert_eq!(table.anomalies(), 0);
     Ok(rows_of(&table.snapshot()?))
 }
@@ -71,7 +73,11 @@ fn plain_oracle(readings: &[SensorReading]) -> Vec<SensorStats> {
                 .max_by(|a, b| a.ts.cmp(&b.ts).then(a.value.total_cmp(&b.value)))
                 .copied()
                 .copied();
-            let last = last.unwrap_or(SensorReading { sensor_id, ts: 0, value: f64::NAN });
+            let last = last.unwrap_or(SensorReading {
+                sensor_id,
+                ts: 0,
+                value: f64::NAN,
+            });
             SensorStats {
                 sensor_id,
                 count: rs.len() as i64,
@@ -106,7 +112,10 @@ async fn live_projection_equals_datafusion_batch_sql() -> anyhow::Result<()> {
     let fields = tributary::engine::record::derive_arrow_fields::<SensorReading>(&["ts"])?;
     let batch = readings_batch(&fields, &readings)?;
     let ctx = SessionContext::new();
-    ctx.register_table("readings", Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]])?))?;
+    ctx.register_table(
+        "readings",
+        Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]])?),
+    )?;
     let sql = "SELECT sensor_id, count(*), sum(value), min(value), max(value), avg(value),
                       last_value(value ORDER BY ts, value), max(ts)
                FROM readings GROUP BY sensor_id ORDER BY sensor_id";
@@ -115,21 +124,39 @@ async fn live_projection_equals_datafusion_batch_sql() -> anyhow::Result<()> {
     let live = tokio::task::spawn_blocking(|| live_rows(2)).await??;
     assert_eq!(live.len(), oracle.len());
     for (l, o) in live.iter().zip(&oracle) {
-        assert_eq!((l.sensor_id, l.count, l.min, l.max, l.last_value, l.last_ts), (o.sensor_id, o.count, o.min, o.max, o.last_value, o.last_ts));
-        assert!((l.sum - o.sum).abs() <= 1e-9 * o.sum.abs(), "sum {} vs {}", l.sum, o.sum);
-        assert!((l.avg - o.avg).abs() <= 1e-9 * o.avg.abs(), "avg {} vs {}", l.avg, o.avg);
+        assert_eq!(
+            (l.sensor_id, l.count, l.min, l.max, l.last_value, l.last_ts),
+            (o.sensor_id, o.count, o.min, o.max, o.last_value, o.last_ts)
+        );
+        assert!(
+            (l.sum - o.sum).abs() <= 1e-9 * o.sum.abs(),
+            "sum {} vs {}",
+            l.sum,
+            o.sum
+        );
+        assert!(
+            (l.avg - o.avg).abs() <= 1e-9 * o.avg.abs(),
+            "avg {} vs {}",
+            l.avg,
+            o.avg
+        );
     }
     Ok(())
 }
 
-fn readings_batch(fields: &[datafusion::arrow::datatypes::FieldRef], readings: &[SensorReading]) -> anyhow::Result<RecordBatch> {
+fn readings_batch(
+    fields: &[datafusion::arrow::datatypes::FieldRef],
+    readings: &[SensorReading],
+) -> anyhow::Result<RecordBatch> {
     use datafusion::arrow::array::{Float64Array, Int64Array, TimestampMillisecondArray};
     let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(fields.to_vec()));
     Ok(RecordBatch::try_new(
         schema,
         vec![
             Arc::new(Int64Array::from_iter_values(readings.iter().map(|r| r.sensor_id))),
-            Arc::new(TimestampMillisecondArray::from_iter_values(readings.iter().map(|r| r.ts))),
+            Arc::new(TimestampMillisecondArray::from_iter_values(
+                readings.iter().map(|r| r.ts),
+            )),
             Arc::new(Float64Array::from_iter_values(readings.iter().map(|r| r.value))),
         ],
     )?)

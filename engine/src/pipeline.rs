@@ -55,17 +55,17 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use differential_dataflow::{AsCollection, VecCollection};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use timely::dataflow::operators::Input;
 use timely::dataflow::{ProbeHandle, Scope};
 
-use crate::live::{attach_projection_sink, LiveCatalog};
+use crate::EngineError;
+use crate::live::{LiveCatalog, attach_projection_sink};
 use crate::record::derive_arrow_fields;
 use crate::runtime::{CounterRegistry, DrivenInput, InputDriver};
 use crate::source::{Source, WorkerInfo};
 use crate::time::Epoch;
-use crate::EngineError;
 
 /// A differential collection in a Tributary dataflow: records of type `D`, epochs as time.
 pub type Collection<'scope, D, R = isize> = VecCollection<'scope, Epoch, D, R>;
@@ -161,7 +161,8 @@ impl<'scope> Pipeline<'scope> {
         let (handle, stream) = self.scope.new_input::<Vec<(T, Epoch, isize)>>();
         let reader = source.open(self.worker)?;
         tracing::debug!(worker = self.worker.index, stream = name, source = %source.describe(), "source opened");
-        self.inputs.push(Box::new(InputDriver::new(handle, reader, self.counters.stream(name))));
+        self.inputs
+            .push(Box::new(InputDriver::new(handle, reader, self.counters.stream(name))));
         Ok(stream.as_collection())
     }
 
@@ -169,7 +170,12 @@ impl<'scope> Pipeline<'scope> {
     ///
     /// The Arrow schema comes from `P`'s serde shape. Rows are applied to the live table at
     /// the pipeline's consistent frontier (see [`LiveCatalog`]).
-    pub fn projection<K, P, F>(&mut self, spec: impl Into<ProjectionSpec>, rows: Collection<'scope, P>, key: F) -> Result<(), EngineError>
+    pub fn projection<K, P, F>(
+        &mut self,
+        spec: impl Into<ProjectionSpec>,
+        rows: Collection<'scope, P>,
+        key: F,
+    ) -> Result<(), EngineError>
     where
         K: Ord + Clone + Send + Sync + 'static,
         P: Serialize + DeserializeOwned + PartialEq + Clone + Send + Sync + 'static,

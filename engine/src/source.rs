@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
-use crate::time::Epoch;
 use crate::EngineError;
+use crate::time::Epoch;
 
 /// Which worker a reader serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

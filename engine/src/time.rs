@@ -48,8 +48,7 @@ impl Watermark {
 
     /// The current watermark, or `None` before the first event.
     pub fn current(&self) -> Option<EventTime> {
-        self.max_seen
-            .map(|m| m.saturating_sub(self.allowed_lateness_ms))
+        self.max_seen.map(|m| m.saturating_sub(self.allowed_lateness_ms))
     }
 
     /// The newest event time seen so far.

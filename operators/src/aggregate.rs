@@ -4,9 +4,9 @@ use std::hash::Hash;
 
 use std::ops::{Add, AddAssign, Neg};
 
+use differential_dataflow::ExchangeData;
 use differential_dataflow::difference::{Abelian, IsZero, Monoid, Multiply, Semigroup};
 use differential_dataflow::operators::CountTotal;
-use differential_dataflow::ExchangeData;
 use ordered_float::OrderedFloat;
 use serde::{Deserialize, Serialize};
 use tributary_engine::Collection;
@@ -179,8 +179,7 @@ where
     V: Summand + Clone + 'static,
 {
     fn aggregate_per_key(self) -> Collection<'scope, (K, Aggregate)> {
-        self.explode(|(k, v)| Some((k, Aggregate::of(&v))))
-            .count_total()
+        self.explode(|(k, v)| Some((k, Aggregate::of(&v)))).count_total()
     }
 }
 

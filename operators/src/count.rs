@@ -2,8 +2,8 @@
 
 use std::hash::Hash;
 
-use differential_dataflow::operators::CountTotal;
 use differential_dataflow::ExchangeData;
+use differential_dataflow::operators::CountTotal;
 use tributary_engine::Collection;
 
 /// Counts values per key.
@@ -30,8 +30,6 @@ where
 {
     fn count_per_key(self) -> Collection<'scope, (K, i64)> {
         // The count accumulates in the difference of the key arrangement: O(1) per update.
-        self.map(|(k, _)| k)
-            .count_total()
-            .map(|(k, n)| (k, n as i64))
+        self.map(|(k, _)| k).count_total().map(|(k, n)| (k, n as i64))
     }
 }

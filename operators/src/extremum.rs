@@ -22,7 +22,11 @@ pub(crate) enum Extreme {
 }
 
 /// One `(key, extremum)` per key with at least one value.
-pub(crate) fn extremum_per_key<'scope, K, V>(input: Collection<'scope, (K, V)>, which: Extreme, name: &str) -> Collection<'scope, (K, V)>
+pub(crate) fn extremum_per_key<'scope, K, V>(
+    input: Collection<'scope, (K, V)>,
+    which: Extreme,
+    name: &str,
+) -> Collection<'scope, (K, V)>
 where
     K: ExchangeData + Hash,
     V: ExchangeData + Hash,
@@ -39,14 +43,17 @@ where
         .reduce_named(name, picker(which))
 }
 
+/// The values of one group as `reduce` presents them: sorted, with multiplicities.
+type Group<'a, 'b, V> = &'a [(&'b V, isize)];
+
 /// The reduce logic of every stage: keep the group's smallest or largest present value.
-fn picker<G, V: Clone + 'static>(which: Extreme) -> impl FnMut(&G, &[(&V, isize)], &mut Vec<(V, isize)>) + 'static {
+fn picker<G, V: Clone + 'static>(which: Extreme) -> impl FnMut(&G, Group<'_, '_, V>, &mut Vec<(V, isize)>) + 'static {
     move |_group, values, out| {
         // Values arrive sorted; ignore anything not present (non-positive counts).
         let mut present = values.iter().filter(|(_, n)| *n > 0).map(|(v, _)| *v);
         let chosen = match which {
             Extreme::Min => present.next(),
-            Extreme::Max => present.last(),
+            Extreme::Max => present.next_back(),
         };
         if let Some(v) = chosen {
             out.push((v.clone(), 1));

@@ -5,7 +5,7 @@ use std::hash::Hash;
 use differential_dataflow::ExchangeData;
 use tributary_engine::{Collection, EventTime};
 
-use crate::extremum::{extremum_per_key, Extreme};
+use crate::extremum::{Extreme, extremum_per_key};
 
 /// The latest value per key by event time — not by arrival order.
 pub trait LastPerKey<'scope, K, V> {

@@ -5,7 +5,7 @@ use std::hash::Hash;
 use differential_dataflow::ExchangeData;
 use tributary_engine::Collection;
 
-use crate::extremum::{extremum_per_key, Extreme};
+use crate::extremum::{Extreme, extremum_per_key};
 
 /// The largest value per key.
 pub trait MaxPerKey<'scope, K, V> {

@@ -58,10 +58,7 @@ where
 {
     fn stats_per_key(self) -> Collection<'scope, (K, KeyStats<V>)> {
         let values = self.clone().map(|(k, (_, v))| (k, v));
-        let aggregates = values
-            .clone()
-            .aggregate_per_key()
-            .map(|(k, a)| (k, Part::Aggregate(a)));
+        let aggregates = values.clone().aggregate_per_key().map(|(k, a)| (k, Part::Aggregate(a)));
         let mins = values.clone().min_per_key().map(|(k, v)| (k, Part::Min(v)));
         let maxs = values.max_per_key().map(|(k, v)| (k, Part::Max(v)));
         let lasts = self.last_per_key().map(|(k, (ts, v))| (k, Part::Last(ts, v)));

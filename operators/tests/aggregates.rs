@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use tributary_engine::Collection;
 use tributary_operators::{Aggregate, AggregatePerKey, AvgPerKey, CountPerKey, ExactSum, OrderedFloat, SumPerKey};
 
-use crate::oracle::{check_every_epoch, groups, keyed_events, set_of, Event};
+use crate::oracle::{Event, check_every_epoch, groups, keyed_events, set_of};
 
 fn count(c: Collection<'_, Event>) -> Collection<'_, (u8, i64)> {
     c.map(|(k, (_, v))| (k, v)).count_per_key()

@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use tributary_engine::Collection;
 use tributary_operators::{LastPerKey, MaxPerKey, MinPerKey};
 
-use crate::oracle::{check_every_epoch, groups, keyed_events, set_of, Event};
+use crate::oracle::{Event, check_every_epoch, groups, keyed_events, set_of};
 
 fn min(c: Collection<'_, Event>) -> Collection<'_, (u8, i64)> {
     c.map(|(k, (_, v))| (k, v)).min_per_key()
@@ -55,9 +55,17 @@ proptest! {
 fn extremes_over_many_values_survive_retracting_the_extremum() -> Result<(), TestCaseError> {
     let inserts: Vec<(Event, isize)> = (0..5_000i64).map(|i| ((0u8, (i, (i * 7919) % 10_007)), 1)).collect();
     let max_value = inserts.iter().map(|((_, (_, v)), _)| *v).max().unwrap_or_default();
-    let retract_max: Vec<(Event, isize)> = inserts.iter().filter(|((_, (_, v)), _)| *v == max_value).map(|(e, _)| (*e, -1)).collect();
+    let retract_max: Vec<(Event, isize)> = inserts
+        .iter()
+        .filter(|((_, (_, v)), _)| *v == max_value)
+        .map(|(e, _)| (*e, -1))
+        .collect();
     check_every_epoch(vec![inserts, retract_max], max, |input, output| {
-        let expected = set_of(groups(input).into_iter().filter_map(|(k, vs)| vs.iter().map(|(_, v)| *v).max().map(|m| (k, m))));
+        let expected = set_of(
+            groups(input)
+                .into_iter()
+                .filter_map(|(k, vs)| vs.iter().map(|(_, v)| *v).max().map(|m| (k, m))),
+        );
         prop_assert_eq!(output, &expected);
         Ok(())
     })

@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use tributary_engine::Collection;
 use tributary_operators::{Aggregate, ExactSum, KeyStats, StatsPerKey};
 
-use crate::oracle::{check_every_epoch, groups, keyed_events, set_of, Event};
+use crate::oracle::{Event, check_every_epoch, groups, keyed_events, set_of};
 
 fn stats(c: Collection<'_, Event>) -> Collection<'_, (u8, KeyStats<i64>)> {
     c.stats_per_key()

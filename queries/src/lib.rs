@@ -26,5 +26,5 @@
 pub mod http;
 pub mod sql;
 
-pub use http::{router, serve, ApiState};
+pub use http::{ApiState, router, serve};
 pub use sql::{QueryError, QueryResult, SqlEngine};

@@ -12,8 +12,8 @@ mod reader;
 pub use config::SensorGeneratorConfig;
 
 use serde::{Deserialize, Serialize};
-use tributary_engine::source::{Source, SourceReader, WorkerInfo};
 use tributary_engine::EngineError;
+use tributary_engine::source::{Source, SourceReader, WorkerInfo};
 
 use reader::GeneratorReader;
 
@@ -58,7 +58,11 @@ impl SensorGenerator {
         let noise = (unit(noise_bits) + unit(noise_bits >> 21) + unit(noise_bits >> 42) - 1.5) * 2.0;
         let baseline = 20.0 + (sensor % 10) as f64 * 1.5;
         let spike = if unit(spike_bits) < c.spike_probability {
-            if spike_bits & 1 == 0 { c.spike_magnitude } else { -c.spike_magnitude }
+            if spike_bits & 1 == 0 {
+                c.spike_magnitude
+            } else {
+                -c.spike_magnitude
+            }
         } else {
             0.0
         };
@@ -83,7 +87,11 @@ impl Source<SensorReading> for SensorGenerator {
         format!(
             "generator(sensors={}, rate={}, seed={}, limit={})",
             c.sensors,
-            if c.rate == 0 { "max".to_string() } else { format!("{}/s", c.rate) },
+            if c.rate == 0 {
+                "max".to_string()
+            } else {
+                format!("{}/s", c.rate)
+            },
             c.seed,
             c.limit.map_or("none".to_string(), |l| l.to_string())
         )

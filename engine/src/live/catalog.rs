@@ -9,8 +9,8 @@ use arrow::datatypes::FieldRef;
 use serde::Serialize;
 
 use super::table::{LiveTable, ProjectionTable};
-use crate::time::Epoch;
 use crate::EngineError;
+use crate::time::Epoch;
 
 /// All live projections of a running pipeline, readable at one consistent frontier.
 pub struct LiveCatalog {

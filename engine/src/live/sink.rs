@@ -27,21 +27,25 @@ pub(crate) fn attach_projection_sink<'scope, K, P>(
     let name = live_name(&table);
     let mut stash: Vec<(K, P, Epoch, i64)> = Vec::new();
     let mut reported: Option<Epoch> = None;
-    collection.inner.sink(Pipeline, &format!("ProjectionSink({name})"), move |(input, frontier)| {
-        input.for_each(|_cap, data| {
-            stash.extend(data.drain(..).map(|((k, p), t, r)| (k, p, t, r as i64)));
-        });
-        let upper = frontier.frontier().iter().copied().min().unwrap_or(Epoch::MAX);
-        if !stash.is_empty() {
-            let (ready, later): (Vec<_>, Vec<_>) = stash.drain(..).partition(|(_, _, t, _)| *t < upper);
-            stash = later;
-            table.stage(ready);
-        }
-        if reported != Some(upper) {
-            catalog.report_frontier(&name, worker, upper);
-            reported = Some(upper);
-        }
-    });
+    collection.inner.sink(
+        Pipeline,
+        &format!("ProjectionSink({name})"),
+        move |(input, frontier)| {
+            input.for_each(|_cap, data| {
+                stash.extend(data.drain(..).map(|((k, p), t, r)| (k, p, t, r as i64)));
+            });
+            let upper = frontier.frontier().iter().copied().min().unwrap_or(Epoch::MAX);
+            if !stash.is_empty() {
+                let (ready, later): (Vec<_>, Vec<_>) = stash.drain(..).partition(|(_, _, t, _)| *t < upper);
+                stash = later;
+                table.stage(ready);
+            }
+            if reported != Some(upper) {
+                catalog.report_frontier(&name, worker, upper);
+                reported = Some(upper);
+            }
+        },
+    );
 }
 
 fn live_name<T: super::LiveTable>(table: &Arc<T>) -> String {

@@ -7,8 +7,8 @@ use arrow::datatypes::{FieldRef, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use serde::Serialize;
 
-use crate::time::Epoch;
 use crate::EngineError;
+use crate::time::Epoch;
 
 /// The type-erased view of a projection the catalog and the query layer use.
 pub trait LiveTable: Send + Sync + 'static {

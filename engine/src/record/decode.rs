@@ -60,11 +60,7 @@ pub enum DecodeError {
 }
 
 fn join_fields(errors: &[FieldError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
 /// Decodes JSON objects into [`Row`]s of one schema.
@@ -109,12 +105,10 @@ impl RowDecoder {
             valid_up_to: e.valid_up_to(),
         })?;
         let mut de = serde_json::Deserializer::from_str(text);
-        let decoded = RowSeed {
-            schema: &self.schema,
-        }
-        .deserialize(&mut de)
-        .and_then(|row| de.end().map(|()| row))
-        .map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        let decoded = RowSeed { schema: &self.schema }
+            .deserialize(&mut de)
+            .and_then(|row| de.end().map(|()| row))
+            .map_err(|e| DecodeError::Malformed(e.to_string()))?;
         match decoded {
             Decoded::Row(row) => Ok(row),
             Decoded::NotAnObject(found) => Err(DecodeError::NotAnObject(found)),
@@ -293,7 +287,9 @@ impl<'de> Visitor<'de> for FieldSeed {
             Ok(v) => self.visit_i64(v),
             Err(_) => Ok(match self.ty {
                 ColumnType::Float64 => Ok(Value::Float(OrderedFloat(v as f64))),
-                ColumnType::Int64 | ColumnType::TimestampMs => Err(format!("number {v} is out of range for {}", self.ty.sql_name())),
+                ColumnType::Int64 | ColumnType::TimestampMs => {
+                    Err(format!("number {v} is out of range for {}", self.ty.sql_name()))
+                }
                 _ => self.mismatch(format!("number {v}")),
             }),
         }
@@ -337,7 +333,12 @@ impl<'de> Visitor<'de> for FieldSeed {
 fn parse_timestamp_ms(s: &str) -> Result<i64, String> {
     arrow::compute::kernels::cast_utils::string_to_timestamp_nanos(s)
         .map(|nanos| nanos.div_euclid(1_000_000))
-        .map_err(|_| format!("cannot parse {} as a timestamp (use epoch milliseconds or RFC 3339)", quoted(s)))
+        .map_err(|_| {
+            format!(
+                "cannot parse {} as a timestamp (use epoch milliseconds or RFC 3339)",
+                quoted(s)
+            )
+        })
 }
 
 /// A short, quoted rendering of a string for error messages.
@@ -406,17 +407,32 @@ mod tests {
         let names: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(names, ["sensor_id", "ts", "unit", "value"]);
         let msg = err.to_string();
-        assert!(msg.contains("field `sensor_id`: expected BIGINT, found string \"seven\""), "{msg}");
-        assert!(msg.contains("field `ts`: cannot parse \"yesterday\" as a timestamp"), "{msg}");
+        assert!(
+            msg.contains("field `sensor_id`: expected BIGINT, found string \"seven\""),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("field `ts`: cannot parse \"yesterday\" as a timestamp"),
+            "{msg}"
+        );
         assert!(msg.contains("field `value`: missing required DOUBLE field"), "{msg}");
     }
 
     #[test]
     fn rejects_non_objects_malformed_and_invalid_utf8() {
         let d = decoder();
-        assert_eq!(d.decode(b"[1,2]").unwrap_err(), DecodeError::NotAnObject("an array".into()));
-        assert!(matches!(d.decode(br#"{"sensor_id": 1,"#), Err(DecodeError::Malformed(_))));
-        assert!(matches!(d.decode(br#"{"sensor_id": 1} x"#), Err(DecodeError::Malformed(_))));
+        assert_eq!(
+            d.decode(b"[1,2]").unwrap_err(),
+            DecodeError::NotAnObject("an array".into())
+        );
+        assert!(matches!(
+            d.decode(br#"{"sensor_id": 1,"#),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert!(matches!(
+            d.decode(br#"{"sensor_id": 1} x"#),
+            Err(DecodeError::Malformed(_))
+        ));
         assert_eq!(
             d.decode(b"{\"unit\": \"\xff\"}").unwrap_err(),
             DecodeError::InvalidUtf8 { valid_up_to: 10 }
@@ -430,7 +446,10 @@ mod tests {
             .decode(br#"{"sensor_id": 1.5, "ts": 1, "value": null, "unit": "a", "unit": "b"}"#)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("field `sensor_id`: expected BIGINT, found number 1.5"), "{err}");
+        assert!(
+            err.contains("field `sensor_id`: expected BIGINT, found number 1.5"),
+            "{err}"
+        );
         assert!(err.contains("field `value`: must not be null"), "{err}");
         assert!(err.contains("field `unit`: appears more than once"), "{err}");
     }

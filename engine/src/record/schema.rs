@@ -120,7 +120,9 @@ impl StreamSchema {
     /// Declares the event-time column; it must exist, be a `TIMESTAMP` or `BIGINT` (epoch
     /// milliseconds) and not be nullable.
     pub fn with_event_time(mut self, column: &str) -> Result<Self, EngineError> {
-        let idx = self.index_of(column).ok_or_else(|| self.error(format!("event-time column `{column}` does not exist")))?;
+        let idx = self
+            .index_of(column)
+            .ok_or_else(|| self.error(format!("event-time column `{column}` does not exist")))?;
         let c = &self.columns[idx];
         if !matches!(c.ty, ColumnType::TimestampMs | ColumnType::Int64) || c.nullable {
             return Err(self.error(format!(
@@ -136,7 +138,9 @@ impl StreamSchema {
     pub fn with_key(mut self, columns: &[&str]) -> Result<Self, EngineError> {
         let mut key = Vec::with_capacity(columns.len());
         for column in columns {
-            let idx = self.index_of(column).ok_or_else(|| self.error(format!("key column `{column}` does not exist")))?;
+            let idx = self
+                .index_of(column)
+                .ok_or_else(|| self.error(format!("key column `{column}` does not exist")))?;
             key.push(idx);
         }
         self.key = key;
@@ -231,8 +235,8 @@ mod tests {
         let s = StreamSchema::try_new("s", vec![Column::required("a", ColumnType::Utf8)]);
         let err = s.and_then(|s| s.with_event_time("a")).unwrap_err();
         assert!(err.to_string().contains("must be a non-nullable TIMESTAMP"));
-        let missing = StreamSchema::try_new("s", vec![Column::required("a", ColumnType::Int64)])
-            .and_then(|s| s.with_key(&["b"]));
+        let missing =
+            StreamSchema::try_new("s", vec![Column::required("a", ColumnType::Int64)]).and_then(|s| s.with_key(&["b"]));
         assert!(missing.unwrap_err().to_string().contains("`b` does not exist"));
     }
 }

@@ -44,10 +44,11 @@ fn strip_position(msg: &str) -> String {
 
 /// Derives the Arrow fields of a serde type; the named `i64` fields become `TIMESTAMP(ms)`.
 pub fn derive_arrow_fields<T: DeserializeOwned>(timestamp_ms_fields: &[&str]) -> Result<Vec<FieldRef>, EngineError> {
-    let fields = Vec::<FieldRef>::from_type::<T>(TracingOptions::default()).map_err(|e| EngineError::SchemaDerivation {
-        type_name: std::any::type_name::<T>(),
-        reason: e.to_string(),
-    })?;
+    let fields =
+        Vec::<FieldRef>::from_type::<T>(TracingOptions::default()).map_err(|e| EngineError::SchemaDerivation {
+            type_name: std::any::type_name::<T>(),
+            reason: e.to_string(),
+        })?;
     for name in timestamp_ms_fields {
         if !fields.iter().any(|f| f.name() == name) {
             return Err(EngineError::SchemaDerivation {
@@ -90,7 +91,10 @@ mod tests {
         let r: Reading = decode_typed(br#"{"sensor_id": 7, "ts": 1700000000000, "value": 21.5}"#).expect("decodes");
         assert_eq!(r.value, 21.5);
         let err = decode_typed::<Reading>(br#"{"sensor_id": 7, "ts": 1, "value": "hot"}"#).unwrap_err();
-        assert_eq!(err.to_string(), "field `value`: invalid type: string \"hot\", expected f64");
+        assert_eq!(
+            err.to_string(),
+            "field `value`: invalid type: string \"hot\", expected f64"
+        );
         let err = decode_typed::<Reading>(br#"{"sensor_id": 7}"#).unwrap_err();
         assert!(err.to_string().contains("missing field `ts`"), "{err}");
         assert!(matches!(decode_typed::<Reading>(b"{"), Err(DecodeError::Malformed(_))));

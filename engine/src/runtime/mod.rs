@@ -18,16 +18,16 @@ mod counters;
 mod input;
 mod worker;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use config::RuntimeConfig;
 pub use counters::CounterRegistry;
 pub(crate) use input::{DrivenInput, InputDriver};
 
+use crate::EngineError;
 use crate::live::LiveCatalog;
 use crate::pipeline::Pipeline;
-use crate::EngineError;
 
 /// Asks a running pipeline to stop: sources stop, inputs close, the dataflow drains.
 #[derive(Debug, Clone, Default)]
@@ -67,8 +67,10 @@ impl Runtime {
             counters: counters.clone(),
             shutdown: shutdown.clone(),
         };
-        let guards = timely::execute(timely::Config::process(config.workers), move |w| worker::run(w, &ctx, &build))
-            .map_err(EngineError::Runtime)?;
+        let guards = timely::execute(timely::Config::process(config.workers), move |w| {
+            worker::run(w, &ctx, &build)
+        })
+        .map_err(EngineError::Runtime)?;
         Ok(RunningPipeline {
             catalog,
             counters,

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 use timely::worker::Worker;
 
 use super::{CounterRegistry, DrivenInput, RuntimeConfig, ShutdownHandle};
+use crate::EngineError;
 use crate::live::LiveCatalog;
 use crate::pipeline::Pipeline;
 use crate::source::{SourceStatus, WorkerInfo};
 use crate::time::Epoch;
-use crate::EngineError;
 
 /// What every worker shares.
 pub(crate) struct WorkerContext {

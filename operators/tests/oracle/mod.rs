@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use differential_dataflow::input::Input;
 use differential_dataflow::ExchangeData;
+use differential_dataflow::input::Input;
 use proptest::prelude::*;
 use tributary_engine::Collection;
 

@@ -1,8 +1,8 @@
 //! API errors: JSON `{"error": "..."}` with the status that fits.
 
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::json;
 
 use crate::QueryError;
@@ -50,5 +50,8 @@ impl IntoResponse for ApiError {
 }
 
 pub(super) async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; try POST /v1/sql or GET /healthz")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no such endpoint; try POST /v1/sql or GET /healthz",
+    )
 }

@@ -1,8 +1,8 @@
 //! `GET /healthz`: the process is up and serving.
 
-use axum::extract::State;
 use axum::Json;
-use serde_json::{json, Value};
+use axum::extract::State;
+use serde_json::{Value, json};
 
 use super::ApiState;
 

@@ -1,7 +1,10 @@
 //! The JSON response format: `{"columns": [{"name", "type"}], "rows": [[...]], "as_of": n}`.
 
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type};
+use arrow::datatypes::{
+    DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type,
+    UInt64Type,
+};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -137,7 +140,10 @@ mod tests {
         assert_eq!(out.columns[3].ty, "TIMESTAMP");
         assert_eq!(
             serde_json::to_value(&out.rows)?,
-            serde_json::json!([[1, 1.5, "a", "2023-11-14T22:13:20"], [2, "NaN", null, "1970-01-01T00:00:00"]])
+            serde_json::json!([
+                [1, 1.5, "a", "2023-11-14T22:13:20"],
+                [2, "NaN", null, "1970-01-01T00:00:00"]
+            ])
         );
         assert_eq!(out.as_of, 9);
         Ok(())

@@ -8,13 +8,13 @@ mod sql;
 use std::future::Future;
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use axum::Router;
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
-pub use json::{encode_result, JsonColumn, JsonResult};
+pub use json::{JsonColumn, JsonResult, encode_result};
 pub use sql::SqlRequest;
 
 use crate::SqlEngine;
@@ -40,7 +40,11 @@ pub fn router(state: ApiState) -> Router {
 }
 
 /// Serves the API on `listener` until `shutdown` completes.
-pub async fn serve(listener: TcpListener, state: ApiState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: ApiState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -9,8 +9,8 @@ use datafusion::error::DataFusionError;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tributary_engine::{Epoch, LiveCatalog};
 
-use super::guard::{check_statement, read_only_options};
 use super::QueryError;
+use super::guard::{check_statement, read_only_options};
 
 /// The answer to one query.
 #[derive(Debug, Clone)]
@@ -64,7 +64,8 @@ impl SqlEngine {
                     continue;
                 }
                 let batch = table.snapshot().map_err(|e| QueryError::Snapshot(e.to_string()))?;
-                let mem = MemTable::try_new(table.schema(), vec![vec![batch]]).map_err(|e| QueryError::Snapshot(e.to_string()))?;
+                let mem = MemTable::try_new(table.schema(), vec![vec![batch]])
+                    .map_err(|e| QueryError::Snapshot(e.to_string()))?;
                 ctx.register_table(reference.table(), Arc::new(mem))
                     .map_err(|e| QueryError::Snapshot(e.to_string()))?;
             }
@@ -81,11 +82,7 @@ impl SqlEngine {
             .collect()
             .await
             .map_err(|e| QueryError::Execution(strip_error_prefix(&e)))?;
-        Ok(QueryResult {
-            schema,
-            batches,
-            as_of,
-        })
+        Ok(QueryResult { schema, batches, as_of })
     }
 }
 

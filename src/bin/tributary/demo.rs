@@ -8,7 +8,7 @@ use anyhow::Context;
 use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig};
 use tributary::engine::{Runtime, RuntimeConfig};
 use tributary::pipelines::iot;
-use tributary::queries::{serve, ApiState, SqlEngine};
+use tributary::queries::{ApiState, SqlEngine, serve};
 
 /// Arguments of `tributary demo`.
 #[derive(Debug, clap::Args)]
@@ -34,7 +34,8 @@ pub struct DemoArgs {
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data).with_context(|| format!("cannot create data directory {}", args.data.display()))?;
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("cannot create data directory {}", args.data.display()))?;
     let generator = SensorGenerator::try_new(SensorGeneratorConfig {
         sensors: args.sensors,
         rate: args.rate,

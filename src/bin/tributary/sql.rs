@@ -1,6 +1,6 @@
 //! `tributary sql`: one query against a running server, printed as a table.
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use serde_json::Value;
 use tributary::queries::http::{JsonResult, SqlRequest};
 
@@ -22,7 +22,9 @@ pub fn run(args: SqlArgs) -> anyhow::Result<()> {
     let (status, body) = runtime.block_on(async {
         let response = reqwest::Client::new()
             .post(&url)
-            .json(&SqlRequest { sql: args.query.clone() })
+            .json(&SqlRequest {
+                sql: args.query.clone(),
+            })
             .send()
             .await
             .with_context(|| format!("cannot reach {url}"))?;

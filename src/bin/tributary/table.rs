@@ -5,11 +5,7 @@ use tributary::queries::http::JsonResult;
 
 pub fn render_table(result: &JsonResult) -> String {
     let header: Vec<String> = result.columns.iter().map(|c| c.name.clone()).collect();
-    let rows: Vec<Vec<String>> = result
-        .rows
-        .iter()
-        .map(|r| r.iter().map(cell).collect())
-        .collect();
+    let rows: Vec<Vec<String>> = result.rows.iter().map(|r| r.iter().map(cell).collect()).collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (w, c) in widths.iter_mut().zip(row) {
@@ -20,7 +16,10 @@ pub fn render_table(result: &JsonResult) -> String {
         let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         format!("| {} |\n", padded.join(" | "))
     };
-    let rule = format!("+{}+\n", widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("+"));
+    let rule = format!(
+        "+{}+\n",
+        widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("+")
+    );
     let mut out = rule.clone();
     out.push_str(&line(&header));
     out.push_str(&rule);
