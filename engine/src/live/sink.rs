@@ -35,7 +35,9 @@ pub(crate) fn attach_projection_sink<'scope, K, P>(
                 stash.extend(data.drain(..).map(|((k, p), t, r)| (k, p, t, r as i64)));
             });
             let upper = frontier.frontier().iter().copied().min().unwrap_or(Epoch::MAX);
-            if !stash.is_empty() {
+            if stash.iter().all(|(_, _, t, _)| *t < upper) {
+                table.stage(stash.drain(..));
+            } else {
                 let (ready, later): (Vec<_>, Vec<_>) = stash.drain(..).partition(|(_, _, t, _)| *t < upper);
                 stash = later;
                 table.stage(ready);

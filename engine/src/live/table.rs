@@ -89,6 +89,23 @@ where
     }
 }
 
+/// Applies one key's updates to its rows; rows whose multiplicity reaches zero go, and a
+/// negative multiplicity (an operator bug) is counted and dropped.
+fn apply_group<P: PartialEq>(slot: &mut Vec<(P, i64)>, group: &mut Vec<(P, i64)>, anomalies: &mut u64) {
+    for (row, diff) in group.drain(..) {
+        match slot.iter_mut().find(|(p, _)| *p == row) {
+            Some((_, n)) => *n += diff,
+            None => slot.push((row, diff)),
+        }
+    }
+    slot.retain(|(_, n)| {
+        if *n < 0 {
+            *anomalies += 1;
+        }
+        *n > 0
+    });
+}
+
 fn expand<P: Clone>(rows: &[(P, i64)]) -> Vec<P> {
     rows.iter()
         .flat_map(|(p, n)| std::iter::repeat_n(p.clone(), usize::try_from(*n).unwrap_or(0)))
@@ -109,39 +126,56 @@ where
     }
 
     fn apply_until(&self, frontier: Epoch) {
-        let ready: Pending<K, P> = {
+        let mut ready: Pending<K, P> = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            let (ready, later) = std::mem::take(&mut *pending)
-                .into_iter()
-                .partition(|(_, _, t, _)| *t < frontier);
-            *pending = later;
-            ready
+            if pending.iter().all(|(_, _, t, _)| *t < frontier) {
+                std::mem::take(&mut *pending)
+            } else {
+                let (ready, later) = std::mem::take(&mut *pending)
+                    .into_iter()
+                    .partition(|(_, _, t, _)| *t < frontier);
+                *pending = later;
+                ready
+            }
         };
         if ready.is_empty() {
             return;
         }
+        // Group by key so each key is looked up once and a retract-then-insert of the same
+        // key updates its entry in place instead of removing and re-inserting it.
+        ready.sort_by(|a, b| a.0.cmp(&b.0));
         let mut rows = self.rows.write().unwrap_or_else(PoisonError::into_inner);
         let TableRows {
             by_key,
             count,
             anomalies,
         } = &mut *rows;
-        for (key, row, _, diff) in ready {
-            let slot = by_key.entry(key.clone()).or_default();
-            match slot.iter_mut().position(|(p, _)| *p == row) {
-                Some(i) => slot[i].1 += diff,
-                None => slot.push((row, diff)),
+        let mut updates = ready.into_iter().peekable();
+        let mut group: Vec<(P, i64)> = Vec::new();
+        while let Some((key, row, _, diff)) = updates.next() {
+            group.clear();
+            group.push((row, diff));
+            while let Some((_, row, _, diff)) = updates.next_if(|(k, _, _, _)| *k == key) {
+                group.push((row, diff));
             }
-            slot.retain(|(_, n)| {
-                if *n < 0 {
-                    *anomalies += 1;
+            *count = count.saturating_add_signed(group.iter().map(|(_, d)| *d as isize).sum());
+            let emptied = match by_key.get_mut(&key) {
+                Some(slot) => {
+                    apply_group(slot, &mut group, anomalies);
+                    slot.is_empty()
                 }
-                *n != 0
-            });
-            if slot.is_empty() {
+                None => {
+                    let mut slot = Vec::new();
+                    apply_group(&mut slot, &mut group, anomalies);
+                    if !slot.is_empty() {
+                        by_key.insert(key.clone(), slot);
+                    }
+                    false
+                }
+            };
+            if emptied {
                 by_key.remove(&key);
             }
-            *count = count.saturating_add_signed(diff as isize);
         }
     }
 
@@ -159,5 +193,63 @@ where
 
     fn anomalies(&self) -> u64 {
         self.rows.read().unwrap_or_else(PoisonError::into_inner).anomalies
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::datatypes::{DataType, Field};
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Row {
+        k: i64,
+        v: f64,
+    }
+
+    fn row(k: i64, v: f64) -> Row {
+        Row { k, v }
+    }
+
+    fn table() -> ProjectionTable<i64, Row> {
+        ProjectionTable::new(
+            "t",
+            vec![
+                Arc::new(Field::new("k", DataType::Int64, false)),
+                Arc::new(Field::new("v", DataType::Float64, false)),
+            ],
+        )
+    }
+
+    #[test]
+    fn applies_only_updates_before_the_frontier() {
+        let t = table();
+        t.stage([
+            (1, row(1, 1.0), 0, 1),
+            (2, row(2, 2.0), 0, 1),
+            (1, row(1, 1.5), 3, 1),
+            (1, row(1, 1.0), 3, -1),
+        ]);
+        t.apply_until(1);
+        assert_eq!(t.rows(), [row(1, 1.0), row(2, 2.0)]);
+        t.apply_until(4);
+        assert_eq!(t.get(&1), [row(1, 1.5)]);
+        assert_eq!(t.row_count(), 2);
+        t.stage([(2, row(2, 2.0), 5, -1)]);
+        t.apply_until(6);
+        assert_eq!(t.rows(), [row(1, 1.5)]);
+        assert_eq!(t.anomalies(), 0);
+        assert_eq!(t.snapshot().expect("converts").num_rows(), 1);
+    }
+
+    #[test]
+    fn counts_negative_multiplicities_instead_of_keeping_them() {
+        let t = table();
+        t.stage([(7, row(7, 0.0), 0, -1)]);
+        t.apply_until(1);
+        assert!(t.rows().is_empty());
+        assert_eq!(t.anomalies(), 1);
     }
 }

@@ -16,7 +16,8 @@ pub struct DemoArgs {
     /// Address to serve the HTTP API on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Data directory (history and recovery will live here).
+    /// Data directory, created if missing. Parquet history and recovery will live here; for
+    /// now nothing is written to it.
     #[arg(long, default_value = "./tributary-data")]
     data: PathBuf,
     /// Number of simulated sensors.
@@ -62,6 +63,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, workers, sensors = args.sensors, rate = args.rate, data = %args.data.display(), "tributary demo running; Ctrl-C stops it");
+        tracing::info!(data = %args.data.display(), "Parquet history and recovery are not implemented yet: nothing is written to the data directory, and a restart starts from scratch");
         print_examples(addr);
         serve(listener, state, async {
             // If the signal handler cannot be installed, serve until killed.
