@@ -1,4 +1,8 @@
-//! Generator → keyed count/sum/avg projection over 10,000 keys, on 1 and 2 workers.
+//! Generator → keyed projections, whole pipeline, on 1 and 2 workers:
+//!
+//! * `generator_to_count_sum_avg_10k_keys` — count/sum/avg carried in the difference;
+//! * `generator_to_stats_100_keys` — the IoT demo's `stats_per_key` (count, sum, min, max,
+//!   last by event time), which adds three hierarchical reductions.
 //!
 //! Each iteration runs a bounded generator (max speed) through the full runtime — epochs,
 //! exchange, the aggregate arrangement, the projection sink and the live catalog — to
@@ -11,9 +15,10 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use serde::{Deserialize, Serialize};
 use tributary_connectors::generator::{SensorGenerator, SensorGeneratorConfig};
 use tributary_engine::{Runtime, RuntimeConfig};
-use tributary_operators::AggregatePerKey;
+use tributary_operators::{AggregatePerKey, OrderedFloat, StatsPerKey};
 
 const KEYS: u64 = 10_000;
+const STATS_KEYS: u64 = 100;
 
 fn events() -> u64 {
     std::env::var("TRIBUTARY_BENCH_EVENTS")
@@ -58,6 +63,57 @@ fn run_pipeline(workers: usize, events: u64) {
     assert_eq!(rows as u64, KEYS.min(events));
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct KeyExtremes {
+    key: i64,
+    count: i64,
+    min: f64,
+    max: f64,
+    last: f64,
+}
+
+fn run_stats_pipeline(workers: usize, events: u64) {
+    let source = SensorGenerator::try_new(SensorGeneratorConfig {
+        sensors: STATS_KEYS,
+        rate: 0,
+        limit: Some(events),
+        ..SensorGeneratorConfig::default()
+    })
+    .expect("valid generator config");
+    let run = Runtime::start(RuntimeConfig::with_workers(workers), move |p| {
+        let stats = p
+            .source("readings", &source)?
+            .map(|r| (r.sensor_id, (r.ts, OrderedFloat(r.value))))
+            .stats_per_key()
+            .map(|(key, s)| KeyExtremes {
+                key,
+                count: s.aggregate.count,
+                min: s.min.0,
+                max: s.max.0,
+                last: s.last.0,
+            });
+        p.projection("stats", stats, |row| row.key)
+    })
+    .expect("pipeline starts");
+    let catalog = run.catalog();
+    run.join().expect("pipeline runs");
+    let rows = catalog.read().table("stats").map_or(0, |t| t.row_count());
+    assert_eq!(rows as u64, STATS_KEYS.min(events));
+}
+
+fn stats_projection(c: &mut Criterion) {
+    let events = events() / 4;
+    let mut group = c.benchmark_group("generator_to_stats_100_keys");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(events));
+    for workers in [1usize, 2] {
+        group.bench_with_input(BenchmarkId::new("workers", workers), &workers, |b, &w| {
+            b.iter(|| run_stats_pipeline(w, events));
+        });
+    }
+    group.finish();
+}
+
 fn keyed_projection(c: &mut Criterion) {
     let events = events();
     let mut group = c.benchmark_group("generator_to_count_sum_avg_10k_keys");
@@ -71,5 +127,5 @@ fn keyed_projection(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, keyed_projection);
+criterion_group!(benches, keyed_projection, stats_projection);
 criterion_main!(benches);

@@ -5,7 +5,7 @@ use std::hash::Hash;
 use differential_dataflow::ExchangeData;
 use tributary_engine::{Collection, EventTime};
 
-use crate::extremum::{Extreme, extremum_per_key};
+use crate::extremum::{hierarchical, largest};
 
 /// The latest value per key by event time — not by arrival order.
 pub trait LastPerKey<'scope, K, V> {
@@ -34,6 +34,6 @@ where
     V: ExchangeData + Hash,
 {
     fn last_per_key(self) -> Collection<'scope, (K, (EventTime, V))> {
-        extremum_per_key(self, Extreme::Max, "LastPerKey")
+        hierarchical(self, "LastPerKey", largest, largest)
     }
 }

@@ -10,8 +10,8 @@
 //! | `sum_per_key` | [`SumPerKey`] | O(1): exact fixed-point sum in the difference |
 //! | `avg_per_key` | [`AvgPerKey`] | O(1): `(count, sum)` in the difference |
 //! | `aggregate_per_key` | [`AggregatePerKey`] | O(1): count, sum and average from one arrangement |
-//! | `min_per_key`, `max_per_key` | [`MinPerKey`], [`MaxPerKey`] | O(log n): hierarchical reduction |
-//! | `last_per_key` | [`LastPerKey`] | O(log n): the value with the greatest event time |
+//! | `min_per_key`, `max_per_key` | [`MinPerKey`], [`MaxPerKey`] | three reduces over ≤ 256 candidates: hierarchical reduction |
+//! | `last_per_key` | [`LastPerKey`] | as min/max: the value with the greatest event time |
 //! | `stats_per_key` | [`StatsPerKey`] | all of the above in one row per key |
 //!
 //! Sums are exact: values are converted once to fixed point ([`ExactSum`], 10⁻⁹ units) and
@@ -21,7 +21,8 @@
 //! `min`, `max` and `last` cannot travel in a difference (they are not invertible), so they
 //! use a *hierarchical* reduction: values are bucketed by a hash, each bucket keeps its
 //! extremum, and coarser buckets reduce those, so an update re-reads at most a few hundred
-//! candidates instead of the key's whole history.
+//! candidates instead of the key's whole history. `stats_per_key` computes min, max and
+//! last in one such pass.
 #![deny(missing_docs)]
 
 mod aggregate;

@@ -5,7 +5,7 @@ use std::hash::Hash;
 use differential_dataflow::ExchangeData;
 use tributary_engine::Collection;
 
-use crate::extremum::{Extreme, extremum_per_key};
+use crate::extremum::{hierarchical, largest};
 
 /// The largest value per key.
 pub trait MaxPerKey<'scope, K, V> {
@@ -31,6 +31,6 @@ where
     V: ExchangeData + Hash,
 {
     fn max_per_key(self) -> Collection<'scope, (K, V)> {
-        extremum_per_key(self, Extreme::Max, "MaxPerKey")
+        hierarchical(self, "MaxPerKey", largest, largest)
     }
 }

@@ -5,7 +5,7 @@ use std::hash::Hash;
 use differential_dataflow::ExchangeData;
 use tributary_engine::Collection;
 
-use crate::extremum::{Extreme, extremum_per_key};
+use crate::extremum::{hierarchical, smallest};
 
 /// The smallest value per key.
 pub trait MinPerKey<'scope, K, V> {
@@ -31,6 +31,6 @@ where
     V: ExchangeData + Hash,
 {
     fn min_per_key(self) -> Collection<'scope, (K, V)> {
-        extremum_per_key(self, Extreme::Min, "MinPerKey")
+        hierarchical(self, "MinPerKey", smallest, smallest)
     }
 }

@@ -6,7 +6,8 @@ use differential_dataflow::ExchangeData;
 use serde::{Deserialize, Serialize};
 use tributary_engine::{Collection, EventTime};
 
-use crate::{Aggregate, AggregatePerKey, LastPerKey, MaxPerKey, MinPerKey, Summand};
+use crate::extremum::{Group, hierarchical};
+use crate::{Aggregate, AggregatePerKey, Summand};
 
 /// Everything a dashboard wants to know about one key's values.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -19,17 +20,61 @@ pub struct KeyStats<V> {
     pub max: V,
     /// Event time of the latest value.
     pub last_ts: EventTime,
-    /// The value with the greatest event time.
+    /// The value with the greatest event time (ties: the greater value).
     pub last: V,
 }
 
-/// One partial result per operator, merged per key.
+/// Min, max and last of a set of values: one summary, so one hierarchical pass serves all
+/// three.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+struct Extremes<V> {
+    min: V,
+    max: V,
+    last: (EventTime, V),
+}
+
+impl<V: Ord + Clone> Extremes<V> {
+    fn of(values: Group<'_, '_, (EventTime, V)>) -> Option<Self> {
+        let mut present = values.iter().filter(|(_, n)| *n > 0).map(|(tv, _)| *tv);
+        let first = present.next()?;
+        let mut summary = Self {
+            min: first.1.clone(),
+            max: first.1.clone(),
+            last: first.clone(),
+        };
+        for tv in present {
+            summary.absorb(&tv.1, &tv.1, tv);
+        }
+        Some(summary)
+    }
+
+    fn merge(parts: Group<'_, '_, Self>) -> Option<Self> {
+        let mut present = parts.iter().filter(|(_, n)| *n > 0).map(|(s, _)| *s);
+        let mut summary = present.next()?.clone();
+        for s in present {
+            summary.absorb(&s.min, &s.max, &s.last);
+        }
+        Some(summary)
+    }
+
+    fn absorb(&mut self, min: &V, max: &V, last: &(EventTime, V)) {
+        if *min < self.min {
+            self.min = min.clone();
+        }
+        if *max > self.max {
+            self.max = max.clone();
+        }
+        if *last > self.last {
+            self.last = last.clone();
+        }
+    }
+}
+
+/// One partial result per pass, merged per key.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 enum Part<V> {
     Aggregate(Aggregate),
-    Min(V),
-    Max(V),
-    Last(EventTime, V),
+    Extremes(Extremes<V>),
 }
 
 /// Per-key statistics over `(key, (event_time, value))`.
@@ -57,37 +102,33 @@ where
     V: ExchangeData + Hash + Summand,
 {
     fn stats_per_key(self) -> Collection<'scope, (K, KeyStats<V>)> {
-        let values = self.clone().map(|(k, (_, v))| (k, v));
-        let aggregates = values.clone().aggregate_per_key().map(|(k, a)| (k, Part::Aggregate(a)));
-        let mins = values.clone().min_per_key().map(|(k, v)| (k, Part::Min(v)));
-        let maxs = values.max_per_key().map(|(k, v)| (k, Part::Max(v)));
-        let lasts = self.last_per_key().map(|(k, (ts, v))| (k, Part::Last(ts, v)));
-        // Each key has at most one part of each kind, so this reduce re-reads ≤ 4 rows.
+        let aggregates = self
+            .clone()
+            .map(|(k, (_, v))| (k, v))
+            .aggregate_per_key()
+            .map(|(k, a)| (k, Part::Aggregate(a)));
+        let extremes = hierarchical(self, "StatsPerKey/extremes", Extremes::of, Extremes::merge)
+            .map(|(k, e)| (k, Part::Extremes(e)));
+        // Each key has at most one part of each kind, so this reduce re-reads ≤ 2 rows.
         aggregates
-            .concat(mins)
-            .concat(maxs)
-            .concat(lasts)
+            .concat(extremes)
             .reduce_named("StatsPerKey", |_key, parts, out| {
-                let (mut aggregate, mut min, mut max, mut last) = (None, None, None, None);
+                let (mut aggregate, mut extremes) = (None, None);
                 for (part, n) in parts {
-                    if *n <= 0 {
-                        continue;
-                    }
                     match part {
-                        Part::Aggregate(a) => aggregate = Some(*a),
-                        Part::Min(v) => min = Some(v.clone()),
-                        Part::Max(v) => max = Some(v.clone()),
-                        Part::Last(ts, v) => last = Some((*ts, v.clone())),
+                        Part::Aggregate(a) if *n > 0 => aggregate = Some(*a),
+                        Part::Extremes(e) if *n > 0 => extremes = Some(e),
+                        _ => {}
                     }
                 }
-                if let (Some(aggregate), Some(min), Some(max), Some((last_ts, last))) = (aggregate, min, max, last) {
+                if let (Some(aggregate), Some(e)) = (aggregate, extremes) {
                     out.push((
                         KeyStats {
                             aggregate,
-                            min,
-                            max,
-                            last_ts,
-                            last,
+                            min: e.min.clone(),
+                            max: e.max.clone(),
+                            last_ts: e.last.0,
+                            last: e.last.1.clone(),
                         },
                         1,
                     ));
