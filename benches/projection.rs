@@ -14,7 +14,7 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use serde::{Deserialize, Serialize};
 use tributary_connectors::generator::{SensorGenerator, SensorGeneratorConfig};
-use tributary_engine::{Runtime, RuntimeConfig};
+use tributary_engine::{EngineError, Pipeline, Runtime, RuntimeConfig};
 use tributary_operators::{AggregatePerKey, OrderedFloat, StatsPerKey};
 
 const KEYS: u64 = 10_000;
@@ -27,6 +27,27 @@ fn events() -> u64 {
         .unwrap_or(2_000_000)
 }
 
+/// Builds a pipeline over the generator; every pipeline here declares the projection `out`.
+type Build = fn(&mut Pipeline<'_>, &SensorGenerator) -> Result<(), EngineError>;
+
+/// Runs `build` over `events` readings of `keys` sensors to completion and checks that the
+/// projection has one row per key.
+fn run_to_completion(workers: usize, keys: u64, events: u64, build: Build) {
+    let source = SensorGenerator::try_new(SensorGeneratorConfig {
+        sensors: keys,
+        rate: 0,
+        limit: Some(events),
+        ..SensorGeneratorConfig::default()
+    })
+    .expect("valid generator config");
+    let run =
+        Runtime::start(RuntimeConfig::with_workers(workers), move |p| build(p, &source)).expect("pipeline starts");
+    let catalog = run.catalog();
+    run.join().expect("pipeline runs");
+    let rows = catalog.read().table("out").map_or(0, |t| t.row_count());
+    assert_eq!(rows as u64, keys.min(events));
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct KeyTotals {
     key: i64,
@@ -35,32 +56,18 @@ struct KeyTotals {
     avg: f64,
 }
 
-fn run_pipeline(workers: usize, events: u64) {
-    let source = SensorGenerator::try_new(SensorGeneratorConfig {
-        sensors: KEYS,
-        rate: 0,
-        limit: Some(events),
-        ..SensorGeneratorConfig::default()
-    })
-    .expect("valid generator config");
-    let run = Runtime::start(RuntimeConfig::with_workers(workers), move |p| {
-        let totals = p
-            .source("readings", &source)?
-            .map(|r| (r.sensor_id, r.value))
-            .aggregate_per_key()
-            .map(|(key, a)| KeyTotals {
-                key,
-                count: a.count,
-                sum: a.sum_f64(),
-                avg: a.avg().unwrap_or(f64::NAN),
-            });
-        p.projection("totals", totals, |row| row.key)
-    })
-    .expect("pipeline starts");
-    let catalog = run.catalog();
-    run.join().expect("pipeline runs");
-    let rows = catalog.read().table("totals").map_or(0, |t| t.row_count());
-    assert_eq!(rows as u64, KEYS.min(events));
+fn totals(p: &mut Pipeline<'_>, source: &SensorGenerator) -> Result<(), EngineError> {
+    let totals = p
+        .source("readings", source)?
+        .map(|r| (r.sensor_id, r.value))
+        .aggregate_per_key()
+        .map(|(key, a)| KeyTotals {
+            key,
+            count: a.count,
+            sum: a.sum_f64(),
+            avg: a.avg().unwrap_or(f64::NAN),
+        });
+    p.projection("out", totals, |row| row.key)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,33 +79,19 @@ struct KeyExtremes {
     last: f64,
 }
 
-fn run_stats_pipeline(workers: usize, events: u64) {
-    let source = SensorGenerator::try_new(SensorGeneratorConfig {
-        sensors: STATS_KEYS,
-        rate: 0,
-        limit: Some(events),
-        ..SensorGeneratorConfig::default()
-    })
-    .expect("valid generator config");
-    let run = Runtime::start(RuntimeConfig::with_workers(workers), move |p| {
-        let stats = p
-            .source("readings", &source)?
-            .map(|r| (r.sensor_id, (r.ts, OrderedFloat(r.value))))
-            .stats_per_key()
-            .map(|(key, s)| KeyExtremes {
-                key,
-                count: s.aggregate.count,
-                min: s.min.0,
-                max: s.max.0,
-                last: s.last.0,
-            });
-        p.projection("stats", stats, |row| row.key)
-    })
-    .expect("pipeline starts");
-    let catalog = run.catalog();
-    run.join().expect("pipeline runs");
-    let rows = catalog.read().table("stats").map_or(0, |t| t.row_count());
-    assert_eq!(rows as u64, STATS_KEYS.min(events));
+fn stats(p: &mut Pipeline<'_>, source: &SensorGenerator) -> Result<(), EngineError> {
+    let stats = p
+        .source("readings", source)?
+        .map(|r| (r.sensor_id, (r.ts, OrderedFloat(r.value))))
+        .stats_per_key()
+        .map(|(key, s)| KeyExtremes {
+            key,
+            count: s.aggregate.count,
+            min: s.min.0,
+            max: s.max.0,
+            last: s.last.0,
+        });
+    p.projection("out", stats, |row| row.key)
 }
 
 fn stats_projection(c: &mut Criterion) {
@@ -108,7 +101,7 @@ fn stats_projection(c: &mut Criterion) {
     group.throughput(Throughput::Elements(events));
     for workers in [1usize, 2] {
         group.bench_with_input(BenchmarkId::new("workers", workers), &workers, |b, &w| {
-            b.iter(|| run_stats_pipeline(w, events));
+            b.iter(|| run_to_completion(w, STATS_KEYS, events, stats));
         });
     }
     group.finish();
@@ -121,7 +114,7 @@ fn keyed_projection(c: &mut Criterion) {
     group.throughput(Throughput::Elements(events));
     for workers in [1usize, 2] {
         group.bench_with_input(BenchmarkId::new("workers", workers), &workers, |b, &w| {
-            b.iter(|| run_pipeline(w, events));
+            b.iter(|| run_to_completion(w, KEYS, events, totals));
         });
     }
     group.finish();
