@@ -197,3 +197,65 @@ impl CatalogRead<'_> {
         self.catalog.table(name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use arrow::datatypes::{DataType, Field};
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Row {
+        k: i64,
+    }
+
+    fn fields() -> Vec<FieldRef> {
+        vec![Arc::new(Field::new("k", DataType::Int64, false))]
+    }
+
+    #[test]
+    fn commits_only_the_minimum_frontier_of_every_worker_and_projection() -> Result<(), EngineError> {
+        let catalog = LiveCatalog::new(2);
+        let a = catalog.register::<i64, Row>("a", fields())?;
+        let b = catalog.register::<i64, Row>("b", fields())?;
+        assert!(Arc::ptr_eq(&a, &catalog.register::<i64, Row>("a", fields())?));
+        assert!(matches!(
+            catalog.register::<u8, Row>("a", fields()),
+            Err(EngineError::ProjectionTypeMismatch(_))
+        ));
+
+        a.stage([(1, Row { k: 1 }, 0, 1)]);
+        catalog.report_frontier("a", 0, 5);
+        catalog.report_frontier("a", 1, 5);
+        assert_eq!(catalog.as_of(), 0, "projection b has not reported");
+        catalog.report_frontier("b", 0, 3);
+        catalog.report_frontier("b", 1, 4);
+        assert_eq!(catalog.as_of(), 3);
+        assert_eq!(catalog.read().table("a").map(|t| t.row_count()), Some(1));
+        b.stage([(2, Row { k: 2 }, 3, 1)]);
+        catalog.report_frontier("b", 0, 9);
+        assert_eq!(catalog.as_of(), 4, "a is at 5, b's worker 1 at 4");
+        assert_eq!(catalog.read().table("b").map(|t| t.row_count()), Some(1));
+        Ok(())
+    }
+
+    #[test]
+    fn wait_beyond_returns_once_the_frontier_passes_or_times_out() -> Result<(), EngineError> {
+        let catalog = Arc::new(LiveCatalog::new(1));
+        catalog.register::<i64, Row>("a", fields())?;
+        assert_eq!(catalog.wait_beyond(0, Duration::from_millis(20)), 0, "times out");
+        let writer = Arc::clone(&catalog);
+        let handle = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            writer.report_frontier("a", 0, 7);
+        });
+        assert_eq!(catalog.wait_beyond(5, Duration::from_secs(10)), 7);
+        handle
+            .join()
+            .map_err(|_| EngineError::Runtime("writer panicked".into()))?;
+        Ok(())
+    }
+}
