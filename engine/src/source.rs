@@ -62,13 +62,6 @@ impl<T> SourceOutput<'_, T> {
         self.counters.accepted.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Retracts a record given earlier (e.g. a tombstone or a correction).
-    pub fn retract(&mut self, record: T) {
-        self.buffer.push((record, self.epoch, -1));
-        self.counters.received.fetch_add(1, Ordering::Relaxed);
-        self.counters.accepted.fetch_add(1, Ordering::Relaxed);
-    }
-
     /// The epoch records emitted now are tagged with (an ingest ticket).
     pub fn epoch(&self) -> Epoch {
         self.epoch

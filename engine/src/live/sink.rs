@@ -7,7 +7,7 @@ use serde::Serialize;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 
-use super::{LiveCatalog, ProjectionTable};
+use super::{LiveCatalog, LiveTable, ProjectionTable};
 use crate::time::Epoch;
 
 /// Ends `collection` in a sink that stages this worker's complete updates in `table` and
@@ -24,7 +24,7 @@ pub(crate) fn attach_projection_sink<'scope, K, P>(
     K: Ord + Clone + Send + Sync + 'static,
     P: Serialize + PartialEq + Clone + Send + Sync + 'static,
 {
-    let name = live_name(&table);
+    let name = table.name().to_string();
     let mut stash: Vec<(K, P, Epoch, i64)> = Vec::new();
     let mut reported: Option<Epoch> = None;
     collection.inner.sink(
@@ -48,8 +48,4 @@ pub(crate) fn attach_projection_sink<'scope, K, P>(
             }
         },
     );
-}
-
-fn live_name<T: super::LiveTable>(table: &Arc<T>) -> String {
-    table.name().to_string()
 }
