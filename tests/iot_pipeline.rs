@@ -29,7 +29,13 @@ fn live_rows(workers: usize) -> anyhow::Result<Vec<SensorStats>> {
     let source = generator()?;
     let run = Runtime::start(RuntimeConfig::with_workers(workers), move |p| iot::build(p, &source))?;
     let catalog = run.catalog();
+    let counters = run.counters();
     run.join()?;
+    let readings = counters.snapshot()[iot::READINGS];
+    assert_eq!(
+        (readings.received, readings.accepted, readings.dead_lettered),
+        (EVENTS, EVENTS, 0)
+    );
     let read = catalog.read();
     assert_eq!(read.as_of(), u64::MAX, "a finished pipeline's frontier is complete");
     let table = read
