@@ -1,10 +1,24 @@
 //! # Tributary connectors
 //!
 //! Sources and sinks, one module per connector, each behind the engine's
-//! [`Source`](tributary_engine::source::Source) contract with a typed serde config.
+//! [`Source`](tributary_engine::source::Source) contract with a typed serde config whose
+//! defaults are documented field by field.
 //!
 //! * [`generator`] — the deterministic IoT sensor generator, the embedded default source of
-//!   `tributary demo` and of the benchmarks.
+//!   `tributary demo` and of the benchmarks;
+//! * [`kafka`] — Kafka consumer-group source and producer sink (rdkafka);
+//! * [`mqtt`] — MQTT subscription source and publish sink (rumqttc);
+//! * [`http`] — a source for streams fed by HTTP ingest alone;
+//! * [`dlq`] — the dead-letter file sink.
+//!
+//! Every source decodes JSON with the engine's
+//! [`JsonDecoder`](tributary_engine::record::JsonDecoder), tags rejects with their
+//! [`SourcePosition`](tributary_engine::source::SourcePosition) and sends them to the
+//! dead-letter queue; none of them stops on bad input.
 #![deny(missing_docs)]
 
+pub mod dlq;
 pub mod generator;
+pub mod http;
+pub mod kafka;
+pub mod mqtt;

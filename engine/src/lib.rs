@@ -19,13 +19,16 @@
 //! * [`record`] — schemas, the dynamic [`record::Row`], JSON decoding with per-field errors,
 //!   Arrow schemas derived from serde types;
 //! * [`time`] — epochs (logical time), event time and watermarks;
-//! * [`source`] — the source contract and ingest counters;
+//! * [`source`] — the source contract, source positions, the dead-letter queue and ingest
+//!   counters;
+//! * [`ingest`] — HTTP ingest into any stream: body splitting, decoding, tickets;
 //! * [`pipeline`] — the builder users write pipelines against;
 //! * [`live`] — projection tables and the consistent catalog;
 //! * [`runtime`] — worker threads, epochs, backpressure, shutdown.
 #![deny(missing_docs)]
 
 mod error;
+pub mod ingest;
 pub mod live;
 pub mod pipeline;
 pub mod record;

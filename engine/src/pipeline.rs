@@ -52,7 +52,6 @@
 //! ```
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use differential_dataflow::{AsCollection, VecCollection};
 use serde::Serialize;
@@ -61,9 +60,10 @@ use timely::dataflow::operators::Input;
 use timely::dataflow::{ProbeHandle, Scope};
 
 use crate::EngineError;
-use crate::live::{LiveCatalog, attach_projection_sink};
-use crate::record::derive_arrow_fields;
-use crate::runtime::{CounterRegistry, DrivenInput, InputDriver};
+use crate::ingest::TypedEndpoint;
+use crate::live::attach_projection_sink;
+use crate::record::{JsonDecoder, derive_arrow_fields};
+use crate::runtime::{DrivenInput, InputDriver, Services};
 use crate::source::{Source, WorkerInfo};
 use crate::time::Epoch;
 
@@ -107,8 +107,7 @@ impl From<&str> for ProjectionSpec {
 pub struct Pipeline<'scope> {
     scope: Scope<'scope, Epoch>,
     worker: WorkerInfo,
-    catalog: Arc<LiveCatalog>,
-    counters: Arc<CounterRegistry>,
+    services: Services,
     probe: ProbeHandle<Epoch>,
     inputs: Vec<Box<dyn DrivenInput>>,
     names: BTreeSet<String>,
@@ -124,17 +123,11 @@ impl std::fmt::Debug for Pipeline<'_> {
 }
 
 impl<'scope> Pipeline<'scope> {
-    pub(crate) fn new(
-        scope: Scope<'scope, Epoch>,
-        worker: WorkerInfo,
-        catalog: Arc<LiveCatalog>,
-        counters: Arc<CounterRegistry>,
-    ) -> Self {
+    pub(crate) fn new(scope: Scope<'scope, Epoch>, worker: WorkerInfo, services: Services) -> Self {
         Self {
             scope,
             worker,
-            catalog,
-            counters,
+            services,
             probe: ProbeHandle::new(),
             inputs: Vec::new(),
             names: BTreeSet::new(),
@@ -152,17 +145,32 @@ impl<'scope> Pipeline<'scope> {
     }
 
     /// Declares the stream `name`, read from `source`, as a collection of `T`.
+    ///
+    /// The stream is also open to HTTP ingest (`POST /v1/ingest/<name>`, JSON decoded into
+    /// `T`) for as long as `source` runs; see [`crate::ingest`].
     pub fn source<T, S>(&mut self, name: &str, source: &S) -> Result<Collection<'scope, T>, EngineError>
     where
-        T: Clone + 'static,
+        T: DeserializeOwned + Clone + Send + 'static,
         S: Source<T> + ?Sized,
     {
         self.claim("stream", name)?;
         let (handle, stream) = self.scope.new_input::<Vec<(T, Epoch, isize)>>();
         let reader = source.open(self.worker)?;
         tracing::debug!(worker = self.worker.index, stream = name, source = %source.describe(), "source opened");
-        self.inputs
-            .push(Box::new(InputDriver::new(handle, reader, self.counters.stream(name))));
+        let counters = self.services.counters.stream(name);
+        let dead_letters = self.services.dead_letters.clone();
+        let endpoint = self.services.ingest.register(name, || {
+            TypedEndpoint::new(name, JsonDecoder::default(), counters.clone(), dead_letters.clone())
+        });
+        let queue = endpoint.map(|e| e.queue.clone());
+        self.inputs.push(Box::new(InputDriver::new(
+            name,
+            handle,
+            reader,
+            queue,
+            counters,
+            dead_letters,
+        )));
         Ok(stream.as_collection())
     }
 
@@ -185,9 +193,9 @@ impl<'scope> Pipeline<'scope> {
         self.claim("projection", &spec.name)?;
         let columns: Vec<&str> = spec.timestamp_ms_columns.iter().map(String::as_str).collect();
         let fields = derive_arrow_fields::<P>(&columns)?;
-        let table = self.catalog.register::<K, P>(&spec.name, fields)?;
+        let table = self.services.catalog.register::<K, P>(&spec.name, fields)?;
         let keyed = rows.map(move |p| (key(&p), p)).probe_with(&self.probe);
-        attach_projection_sink(keyed, table, self.catalog.clone(), self.worker.index);
+        attach_projection_sink(keyed, table, self.services.catalog.clone(), self.worker.index);
         Ok(())
     }
 

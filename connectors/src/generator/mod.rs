@@ -23,7 +23,8 @@ use reader::GeneratorReader;
 pub struct SensorReading {
     /// The sensor that produced the reading.
     pub sensor_id: i64,
-    /// Event time, epoch milliseconds.
+    /// Event time, epoch milliseconds (JSON input may also give an RFC 3339 timestamp).
+    #[serde(deserialize_with = "tributary_engine::record::event_time_ms")]
     pub ts: i64,
     /// The measured value.
     pub value: f64,

@@ -8,11 +8,15 @@
 //! `serde_json::Value` tree on the hot path.
 
 mod decode;
+mod event_time;
+mod json;
 mod schema;
 mod typed;
 mod value;
 
 pub use decode::{DecodeError, FieldError, RowDecoder};
+pub use event_time::{event_time_ms, parse_event_time_ms};
+pub use json::{JsonDecoder, MetadataValue};
 pub use schema::{Column, ColumnType, StreamSchema};
 pub use typed::{decode_typed, derive_arrow_fields};
 pub use value::{Row, Value};

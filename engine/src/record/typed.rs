@@ -15,23 +15,27 @@ pub fn decode_typed<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError>
         valid_up_to: e.valid_up_to(),
     })?;
     let mut de = serde_json::Deserializer::from_str(text);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data if path != "." => DecodeError::Fields(vec![FieldError {
-                field: path,
-                reason: strip_position(&inner.to_string()),
-            }]),
-            serde_json::error::Category::Data => DecodeError::Fields(vec![FieldError {
-                field: String::new(),
-                reason: strip_position(&inner.to_string()),
-            }]),
-            _ => DecodeError::Malformed(inner.to_string()),
-        }
-    })?;
+    let value = serde_path_to_error::deserialize(&mut de).map_err(map_path_error)?;
     de.end().map_err(|e| DecodeError::Malformed(e.to_string()))?;
     Ok(value)
+}
+
+/// Turns a serde_json error with its field path into a [`DecodeError`]: data errors name the
+/// field, syntax errors say the JSON is malformed.
+pub(super) fn map_path_error(e: serde_path_to_error::Error<serde_json::Error>) -> DecodeError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    match inner.classify() {
+        // The document itself has the wrong shape (an array or a number for a struct).
+        serde_json::error::Category::Data if path == "." && inner.to_string().starts_with("invalid type") => {
+            DecodeError::NotAnObject(strip_position(&inner.to_string()))
+        }
+        serde_json::error::Category::Data => DecodeError::Fields(vec![FieldError {
+            field: if path == "." { String::new() } else { path },
+            reason: strip_position(&inner.to_string()),
+        }]),
+        _ => DecodeError::Malformed(inner.to_string()),
+    }
 }
 
 /// serde_json appends " at line L column C" to data errors; the field path says more.

@@ -1,57 +1,111 @@
-//! Drives one source reader into one timely input.
+//! Drives one source reader, and the stream's HTTP ingest queue, into one timely input.
 
 use std::sync::Arc;
 
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::InputHandle;
 
-use crate::source::{SourceOutput, SourceReader, SourceStatus, StreamCounters};
+use crate::ingest::{IngestBatch, IngestQueue};
+use crate::source::{DeadLetterQueue, SourceOutput, SourceReader, SourceStatus, StreamCounters};
 use crate::time::Epoch;
 
 /// A source reader bound to its dataflow input, type-erased for the worker loop.
 pub(crate) trait DrivenInput {
-    /// Polls the reader and sends what it emitted; returns its status and how many records.
+    /// Polls the reader and the ingest queue and sends what they emitted; returns the
+    /// reader's status and how many records were sent.
     fn poll(&mut self, budget: usize) -> (SourceStatus, usize);
     /// Moves the input to a later epoch.
     fn advance_to(&mut self, epoch: Epoch);
+    /// Tells the reader which epochs have reached every projection.
+    fn processed(&mut self, frontier: Epoch);
+    /// Closes the input (the reader stays, to hear about the final frontier).
+    fn close(&mut self);
 }
 
 type Handle<T> = InputHandle<Epoch, CapacityContainerBuilder<Vec<(T, Epoch, isize)>>>;
 
 pub(crate) struct InputDriver<T: Clone + 'static> {
-    handle: Handle<T>,
+    stream: String,
+    handle: Option<Handle<T>>,
     reader: Box<dyn SourceReader<T>>,
+    ingest: Option<Arc<IngestQueue<T>>>,
     counters: Arc<StreamCounters>,
+    dead_letters: Arc<DeadLetterQueue>,
     buffer: Vec<(T, Epoch, isize)>,
+    batches: Vec<IngestBatch<T>>,
 }
 
 impl<T: Clone + 'static> InputDriver<T> {
-    pub(crate) fn new(handle: Handle<T>, reader: Box<dyn SourceReader<T>>, counters: Arc<StreamCounters>) -> Self {
+    pub(crate) fn new(
+        stream: &str,
+        handle: Handle<T>,
+        reader: Box<dyn SourceReader<T>>,
+        ingest: Option<Arc<IngestQueue<T>>>,
+        counters: Arc<StreamCounters>,
+        dead_letters: Arc<DeadLetterQueue>,
+    ) -> Self {
+        if let Some(queue) = &ingest {
+            queue.attach_input();
+        }
         Self {
-            handle,
+            stream: stream.to_string(),
+            handle: Some(handle),
             reader,
+            ingest,
             counters,
+            dead_letters,
             buffer: Vec::new(),
+            batches: Vec::new(),
         }
     }
 }
 
 impl<T: Clone + 'static> DrivenInput for InputDriver<T> {
     fn poll(&mut self, budget: usize) -> (SourceStatus, usize) {
+        let Some(handle) = self.handle.as_mut() else {
+            return (SourceStatus::Finished, 0);
+        };
+        let epoch = *handle.time();
         let mut out = SourceOutput {
+            stream: &self.stream,
             buffer: &mut self.buffer,
-            epoch: *self.handle.time(),
+            epoch,
             counters: &self.counters,
+            dead_letters: &self.dead_letters,
         };
         let status = self.reader.poll(&mut out, budget);
+        if let Some(queue) = &self.ingest {
+            queue.take(budget, &mut self.batches);
+            for batch in self.batches.drain(..) {
+                for record in batch.records {
+                    out.give(record);
+                }
+                // The request may have timed out and gone; its records are in all the same.
+                let _ = batch.entered.send(epoch);
+            }
+        }
         let n = self.buffer.len();
-        self.handle.send_batch(&mut self.buffer);
+        handle.send_batch(&mut self.buffer);
         self.buffer.clear();
         (status, n)
     }
 
     fn advance_to(&mut self, epoch: Epoch) {
-        self.handle.advance_to(epoch);
-        self.handle.flush();
+        if let Some(handle) = self.handle.as_mut() {
+            handle.advance_to(epoch);
+            handle.flush();
+        }
+    }
+
+    fn processed(&mut self, frontier: Epoch) {
+        self.reader.processed(frontier);
+    }
+
+    fn close(&mut self) {
+        if self.handle.take().is_some()
+            && let Some(queue) = &self.ingest
+        {
+            queue.detach_input();
+        }
     }
 }

@@ -10,6 +10,10 @@
 //!   `max_epochs_in_flight` epochs ahead of the projections, so a fast source cannot queue
 //!   unbounded work.
 //!
+//! Readers hear when their records have reached every projection
+//! ([`SourceReader::processed`](crate::source::SourceReader::processed)), which is when a
+//! Kafka source commits offsets and an MQTT source acknowledges messages.
+//!
 //! Shutdown ([`ShutdownHandle::shutdown`], e.g. on Ctrl-C) stops the sources, closes the
 //! inputs and lets the dataflow drain, so every accepted record reaches the projections.
 
@@ -25,9 +29,21 @@ pub use config::RuntimeConfig;
 pub use counters::CounterRegistry;
 pub(crate) use input::{DrivenInput, InputDriver};
 
+
 use crate::EngineError;
+use crate::ingest::IngestRegistry;
 use crate::live::LiveCatalog;
 use crate::pipeline::Pipeline;
+use crate::source::DeadLetterQueue;
+
+/// What the workers of one running pipeline share with each other and with the query side.
+#[derive(Debug, Clone)]
+pub(crate) struct Services {
+    pub(crate) catalog: Arc<LiveCatalog>,
+    pub(crate) counters: Arc<CounterRegistry>,
+    pub(crate) dead_letters: Arc<DeadLetterQueue>,
+    pub(crate) ingest: Arc<IngestRegistry>,
+}
 
 /// Asks a running pipeline to stop: sources stop, inputs close, the dataflow drains.
 #[derive(Debug, Clone, Default)]
@@ -52,28 +68,46 @@ pub struct Runtime;
 type WorkerResult = Result<(), EngineError>;
 
 impl Runtime {
-    /// Starts `build` on `config.workers` worker threads and returns at once.
+    /// Starts `build` on `config.workers` worker threads and returns at once. Dead letters
+    /// are kept in memory only (see [`Runtime::start_with`]).
     pub fn start<F>(config: RuntimeConfig, build: F) -> Result<RunningPipeline, EngineError>
     where
         F: Fn(&mut Pipeline<'_>) -> Result<(), EngineError> + Send + Sync + 'static,
     {
+        Self::start_with(config, Arc::new(DeadLetterQueue::default()), build)
+    }
+
+    /// Starts `build` with rejected records going to `dead_letters`.
+    pub fn start_with<F>(
+        config: RuntimeConfig,
+        dead_letters: Arc<DeadLetterQueue>,
+        build: F,
+    ) -> Result<RunningPipeline, EngineError>
+    where
+        F: Fn(&mut Pipeline<'_>) -> Result<(), EngineError> + Send + Sync + 'static,
+    {
         config.validate()?;
-        let catalog = Arc::new(LiveCatalog::new(config.workers));
-        let counters = Arc::new(CounterRegistry::default());
+        let services = Services {
+            catalog: Arc::new(LiveCatalog::new(config.workers)),
+            counters: Arc::new(CounterRegistry::default()),
+            dead_letters,
+            ingest: Arc::new(IngestRegistry::default()),
+        };
         let shutdown = ShutdownHandle::default();
         let ctx = worker::WorkerContext {
             config: config.clone(),
-            catalog: catalog.clone(),
-            counters: counters.clone(),
+            services: services.clone(),
             shutdown: shutdown.clone(),
         };
         let guards = timely::execute(timely::Config::process(config.workers), move |w| {
             worker::run(w, &ctx, &build)
         })
         .map_err(EngineError::Runtime)?;
+        // Every worker registers its streams while building; wait for them so that ingest
+        // endpoints exist once `start` returns.
+        services.ingest.wait_for_workers(config.workers);
         Ok(RunningPipeline {
-            catalog,
-            counters,
+            services,
             shutdown,
             guards,
         })
@@ -82,8 +116,7 @@ impl Runtime {
 
 /// A pipeline running on its worker threads.
 pub struct RunningPipeline {
-    catalog: Arc<LiveCatalog>,
-    counters: Arc<CounterRegistry>,
+    services: Services,
     shutdown: ShutdownHandle,
     guards: timely::communication::WorkerGuards<WorkerResult>,
 }
@@ -91,7 +124,7 @@ pub struct RunningPipeline {
 impl std::fmt::Debug for RunningPipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunningPipeline")
-            .field("catalog", &self.catalog)
+            .field("catalog", &self.services.catalog)
             .finish()
     }
 }
@@ -99,12 +132,22 @@ impl std::fmt::Debug for RunningPipeline {
 impl RunningPipeline {
     /// The live projections.
     pub fn catalog(&self) -> Arc<LiveCatalog> {
-        self.catalog.clone()
+        self.services.catalog.clone()
     }
 
     /// Per-stream ingest counters.
     pub fn counters(&self) -> Arc<CounterRegistry> {
-        self.counters.clone()
+        self.services.counters.clone()
+    }
+
+    /// The dead-letter queue every stream rejects into.
+    pub fn dead_letters(&self) -> Arc<DeadLetterQueue> {
+        self.services.dead_letters.clone()
+    }
+
+    /// HTTP ingest endpoints, one per stream.
+    pub fn ingest(&self) -> Arc<IngestRegistry> {
+        self.services.ingest.clone()
     }
 
     /// A handle that stops the pipeline from elsewhere (a signal handler, a test).

@@ -1,13 +1,11 @@
 //! One worker's loop: build the dataflow, then poll, cut epochs and step until done.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use timely::worker::Worker;
 
-use super::{CounterRegistry, DrivenInput, RuntimeConfig, ShutdownHandle};
+use super::{RuntimeConfig, Services, ShutdownHandle};
 use crate::EngineError;
-use crate::live::LiveCatalog;
 use crate::pipeline::Pipeline;
 use crate::source::{SourceStatus, WorkerInfo};
 use crate::time::Epoch;
@@ -15,8 +13,7 @@ use crate::time::Epoch;
 /// What every worker shares.
 pub(crate) struct WorkerContext {
     pub(crate) config: RuntimeConfig,
-    pub(crate) catalog: Arc<LiveCatalog>,
-    pub(crate) counters: Arc<CounterRegistry>,
+    pub(crate) services: Services,
     pub(crate) shutdown: ShutdownHandle,
 }
 
@@ -28,36 +25,42 @@ where
         index: worker.index(),
         peers: worker.peers(),
     };
-    let (inputs, probe) = worker.dataflow::<Epoch, _, _>(|scope| {
-        let mut pipeline = Pipeline::new(scope, info, ctx.catalog.clone(), ctx.counters.clone());
+    let built = worker.dataflow::<Epoch, _, _>(|scope| {
+        let mut pipeline = Pipeline::new(scope, info, ctx.services.clone());
         build(&mut pipeline).map(|()| pipeline.finish())
-    })?;
+    });
+    ctx.services.ingest.worker_built();
+    let (inputs, probe) = built?;
 
     let cfg = &ctx.config;
-    let mut active: Vec<Option<Box<dyn DrivenInput>>> = inputs.into_iter().map(Some).collect();
+    let mut inputs = inputs;
+    let mut open: Vec<bool> = vec![true; inputs.len()];
     let mut epoch: Epoch = 0;
     let mut epoch_started = Instant::now();
     let mut epoch_records = 0usize;
+    let mut reported: Epoch = 0;
 
-    while active.iter().any(Option::is_some) && !ctx.shutdown.is_shutdown() {
+    while open.iter().any(|o| *o) && !ctx.shutdown.is_shutdown() {
         let mut busy = false;
         // Backpressure: poll only while the projections are close enough behind.
         let caught_up = !probe.less_than(&epoch.saturating_sub(cfg.max_epochs_in_flight));
         if caught_up {
-            for slot in active.iter_mut() {
-                let Some(input) = slot else { continue };
+            for (input, open) in inputs.iter_mut().zip(open.iter_mut()).filter(|(_, o)| **o) {
                 let (status, n) = input.poll(cfg.poll_budget);
                 epoch_records += n;
                 match status {
                     SourceStatus::Ready => busy = true,
                     SourceStatus::Idle => {}
-                    SourceStatus::Finished => *slot = None,
+                    SourceStatus::Finished => {
+                        input.close();
+                        *open = false;
+                    }
                 }
             }
         }
         if epoch_started.elapsed() >= cfg.epoch_interval() || epoch_records >= cfg.epoch_max_records {
             epoch += 1;
-            for input in active.iter_mut().flatten() {
+            for input in &mut inputs {
                 input.advance_to(epoch);
             }
             epoch_started = Instant::now();
@@ -69,10 +72,24 @@ where
             cfg.idle_park()
         };
         worker.step_or_park(Some(park));
+        // Tell readers what has reached every projection (offset commits, acks).
+        let frontier = probe.with_frontier(|f| f.first().copied().unwrap_or(Epoch::MAX));
+        if frontier > reported {
+            reported = frontier;
+            for input in &mut inputs {
+                input.processed(frontier);
+            }
+        }
     }
 
-    // Closing the inputs lets the frontier run to its end; step until every update is out.
-    drop(active);
+    // Closing the inputs lets the frontier run to its end; step until every update is out,
+    // then let the readers commit what the drained dataflow processed.
+    for input in &mut inputs {
+        input.close();
+    }
     while worker.step_or_park(Some(cfg.idle_park())) {}
+    for input in &mut inputs {
+        input.processed(Epoch::MAX);
+    }
     Ok(())
 }

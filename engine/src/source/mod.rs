@@ -4,12 +4,26 @@
 //! its own [`SourceReader`] for its share of the input (a generator splits by event index, a
 //! Kafka source by partition). The runtime polls readers between dataflow steps and tags what
 //! they emit with the worker's current epoch, so a reader never sees logical time.
+//!
+//! A record a reader cannot accept goes to the [`DeadLetterQueue`] through
+//! [`SourceOutput::reject`], with its raw bytes and [`SourcePosition`]; the pipeline keeps
+//! running and the stream's counters keep `received = accepted + dead_lettered`. Once every
+//! record of an epoch has reached every projection, the runtime tells the reader
+//! ([`SourceReader::processed`]) so it can commit offsets or acknowledge messages: delivery is
+//! at-least-once into the projections until the history issue makes it exactly-once.
+
+mod dead_letter;
+mod position;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
+pub use dead_letter::{DeadLetter, DeadLetterQueue, DeadLetterSink, RejectKind};
+pub use position::SourcePosition;
+
 use crate::EngineError;
+use crate::record::DecodeError;
 use crate::time::Epoch;
 
 /// Which worker a reader serves.
@@ -44,14 +58,23 @@ pub trait Source<T>: Send + Sync + 'static {
 pub trait SourceReader<T> {
     /// Emits at most `budget` records into `out`.
     fn poll(&mut self, out: &mut SourceOutput<'_, T>, budget: usize) -> SourceStatus;
+
+    /// Every record this reader emitted in an epoch before `frontier` has reached every
+    /// projection: commit offsets, acknowledge messages. Called when the frontier advances,
+    /// and with [`Epoch::MAX`] once the dataflow has drained at shutdown.
+    fn processed(&mut self, frontier: Epoch) {
+        let _ = frontier;
+    }
 }
 
 /// Where a reader emits records; tags them with the current epoch and counts them.
 #[derive(Debug)]
 pub struct SourceOutput<'a, T> {
+    pub(crate) stream: &'a str,
     pub(crate) buffer: &'a mut Vec<(T, Epoch, isize)>,
     pub(crate) epoch: Epoch,
     pub(crate) counters: &'a StreamCounters,
+    pub(crate) dead_letters: &'a DeadLetterQueue,
 }
 
 impl<T> SourceOutput<'_, T> {
@@ -60,6 +83,23 @@ impl<T> SourceOutput<'_, T> {
         self.buffer.push((record, self.epoch, 1));
         self.counters.received.fetch_add(1, Ordering::Relaxed);
         self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Sends a record that failed to decode to the dead-letter queue.
+    pub fn reject(&mut self, position: SourcePosition, raw: &[u8], error: &DecodeError) {
+        let letter = DeadLetter::from_decode_error(self.stream, position, raw, error);
+        self.dead_letters.reject(self.counters, letter);
+    }
+
+    /// Sends a rejected record with a reason of the reader's own to the dead-letter queue.
+    pub fn dead_letter(&mut self, position: SourcePosition, raw: &[u8], kind: RejectKind, reason: String) {
+        let letter = DeadLetter::new(self.stream, position, kind, reason, raw);
+        self.dead_letters.reject(self.counters, letter);
+    }
+
+    /// The stream this output feeds.
+    pub fn stream(&self) -> &str {
+        self.stream
     }
 
     /// The epoch records emitted now are tagged with (an ingest ticket).

@@ -1,0 +1,9 @@
+//! End-to-end tests against real brokers: a Kafka-protocol broker (Tansu) and Mosquitto,
+//! each started by the test on a free loopback port and stopped when it ends.
+//!
+//! Not part of `cargo test --workspace` (it needs the broker binaries); run it with
+//! `bash .ci/e2e`, which installs what is missing and runs
+//! `cargo test --features e2e --test e2e`. Binaries are found through `TRIBUTARY_TANSU` and
+//! `TRIBUTARY_MOSQUITTO`, else on `PATH`; a missing binary fails the test, never skips it.
+
+mod support;
