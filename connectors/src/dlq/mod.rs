@@ -45,7 +45,13 @@ impl NdjsonDeadLetterSink {
         // Stream names are identifiers, but never let one escape the directory.
         let safe: String = stream
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         self.dir.join(format!("{safe}.ndjson"))
     }
@@ -104,9 +110,27 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let sink = NdjsonDeadLetterSink::try_new(dir.path().join("dlq"))?;
         let position = SourcePosition::Http { request: 0, line: 2 };
-        sink.write(&DeadLetter::new("readings", position.clone(), RejectKind::MalformedJson, "bad".into(), b"{x"))?;
-        sink.write(&DeadLetter::new("readings", position, RejectKind::InvalidUtf8, "utf8".into(), b"\xff\xfe"))?;
-        sink.write(&DeadLetter::new("../evil", SourcePosition::Generator { index: 1 }, RejectKind::Late, "late".into(), b"{}"))?;
+        sink.write(&DeadLetter::new(
+            "readings",
+            position.clone(),
+            RejectKind::MalformedJson,
+            "bad".into(),
+            b"{x",
+        ))?;
+        sink.write(&DeadLetter::new(
+            "readings",
+            position,
+            RejectKind::InvalidUtf8,
+            "utf8".into(),
+            b"\xff\xfe",
+        ))?;
+        sink.write(&DeadLetter::new(
+            "../evil",
+            SourcePosition::Generator { index: 1 },
+            RejectKind::Late,
+            "late".into(),
+            b"{}",
+        ))?;
         let text = std::fs::read_to_string(sink.path_of("readings"))?;
         let lines: Vec<serde_json::Value> = text.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
         assert_eq!(lines.len(), 2);

@@ -126,7 +126,10 @@ mod tests {
         let (b4, mut r4) = batch(1);
         assert!(q.push(b4).is_ok(), "another input still serves the queue");
         q.detach_input();
-        assert!(r4.try_recv().is_err(), "dropped on close: its request learns the stream closed");
+        assert!(
+            r4.try_recv().is_err(),
+            "dropped on close: its request learns the stream closed"
+        );
         let (b5, _r5) = batch(1);
         assert_eq!(q.push(b5).err(), Some(QueueRefusal::Closed));
     }

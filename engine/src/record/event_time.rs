@@ -15,7 +15,9 @@ use serde::de::{self, Visitor};
 pub fn parse_event_time_ms(text: &str) -> Result<i64, String> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.timestamp_millis())
-        .map_err(|e| format!("cannot parse event time {text:?} ({e}); expected epoch milliseconds or an RFC 3339 timestamp"))
+        .map_err(|e| {
+            format!("cannot parse event time {text:?} ({e}); expected epoch milliseconds or an RFC 3339 timestamp")
+        })
 }
 
 /// serde `deserialize_with` for an event-time field (see the module docs).

@@ -143,7 +143,14 @@ mod tests {
             ("ts", MetadataValue::Int(5)),
         ];
         let r = d.decode_with(br#"{"value": 1.5}"#, &meta).expect("decodes");
-        assert_eq!(r, Reading { sensor_id: 17, ts: 5, value: 1.5 });
+        assert_eq!(
+            r,
+            Reading {
+                sensor_id: 17,
+                ts: 5,
+                value: 1.5
+            }
+        );
         let r = d.decode_with(br#"{"value": 1.5, "ts": 9}"#, &meta).expect("decodes");
         assert_eq!(r.ts, 9, "the payload's own field wins");
     }
@@ -153,11 +160,21 @@ mod tests {
         let d = JsonDecoder::<Reading>::new(64);
         let meta = [("sensor_id", MetadataValue::from_topic_level("kitchen"))];
         let err = d.decode_with(br#"{"value": 1.5, "ts": 1}"#, &meta).unwrap_err();
-        assert!(err.to_string().starts_with("field `sensor_id`: invalid type: string \"kitchen\""), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("field `sensor_id`: invalid type: string \"kitchen\""),
+            "{err}"
+        );
         assert!(matches!(d.decode_with(b"[1]", &meta), Err(DecodeError::NotAnObject(k)) if k == "an array"));
         assert!(matches!(d.decode_with(b"{", &meta), Err(DecodeError::Malformed(_))));
-        assert!(matches!(d.decode_with(b"\xff", &meta), Err(DecodeError::InvalidUtf8 { .. })));
+        assert!(matches!(
+            d.decode_with(b"\xff", &meta),
+            Err(DecodeError::InvalidUtf8 { .. })
+        ));
         let big = format!(r#"{{"value": 1.5, "ts": 1, "pad": "{}"}}"#, "x".repeat(100));
-        assert!(matches!(d.decode(big.as_bytes()), Err(DecodeError::Oversized { limit: 64, .. })));
+        assert!(matches!(
+            d.decode(big.as_bytes()),
+            Err(DecodeError::Oversized { limit: 64, .. })
+        ));
     }
 }

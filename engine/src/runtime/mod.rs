@@ -29,7 +29,6 @@ pub use config::RuntimeConfig;
 pub use counters::CounterRegistry;
 pub(crate) use input::{DrivenInput, InputDriver};
 
-
 use crate::EngineError;
 use crate::ingest::IngestRegistry;
 use crate::live::LiveCatalog;
