@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::KafkaError;
+
 /// Where a consumer group starts reading a partition that has no committed offset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -49,6 +51,9 @@ pub struct KafkaSourceConfig {
     pub max_record_bytes: usize,
     /// Group session timeout in milliseconds (joins take about half of it). Default: 10,000.
     pub session_timeout_ms: u64,
+    /// How often librdkafka reports statistics, from which per-partition lag is read;
+    /// `0` turns them (and lag reporting) off. Default: 1,000.
+    pub statistics_interval_ms: u64,
     /// Extra librdkafka properties (e.g. `security.protocol`), applied last. Default: none.
     pub properties: BTreeMap<String, String>,
 }
@@ -63,8 +68,49 @@ impl Default for KafkaSourceConfig {
             event_time: KafkaEventTime::Payload,
             max_record_bytes: 1 << 20,
             session_timeout_ms: 10_000,
+            statistics_interval_ms: 1_000,
             properties: BTreeMap::new(),
         }
+    }
+}
+
+impl KafkaSourceConfig {
+    /// Checks every value is usable; called by [`KafkaSource::try_new`](super::KafkaSource::try_new).
+    pub fn validate(&self) -> Result<(), KafkaError> {
+        check_brokers(&self.brokers)?;
+        if self.topics.is_empty() {
+            return invalid("topics", "must name at least one topic");
+        }
+        if self.topics.iter().any(|t| t.trim().is_empty()) {
+            return invalid("topics", "must not contain an empty topic name");
+        }
+        if self.group_id.trim().is_empty() {
+            return invalid("group_id", "must not be empty");
+        }
+        if self.max_record_bytes == 0 {
+            return invalid("max_record_bytes", "must be at least 1");
+        }
+        // librdkafka's own bounds; the broker may narrow them further.
+        if !(1..=3_600_000).contains(&self.session_timeout_ms) {
+            return invalid("session_timeout_ms", "must be between 1 and 3,600,000");
+        }
+        if self.statistics_interval_ms > 86_400_000 {
+            return invalid("statistics_interval_ms", "must be at most 86,400,000");
+        }
+        if let KafkaEventTime::KafkaTimestamp { field } = &self.event_time
+            && field.trim().is_empty()
+        {
+            return invalid("event_time", "needs a field name for the Kafka timestamp");
+        }
+        if let StartOffsets::Offsets(offsets) = &self.start {
+            if self.topics.len() != 1 {
+                return invalid("start", "explicit offsets need exactly one topic");
+            }
+            if offsets.iter().any(|(partition, offset)| *partition < 0 || *offset < 0) {
+                return invalid("start", "partitions and offsets must not be negative");
+            }
+        }
+        Ok(())
     }
 }
 
@@ -83,6 +129,20 @@ pub struct KafkaSinkConfig {
     pub properties: BTreeMap<String, String>,
 }
 
+impl KafkaSinkConfig {
+    /// Checks every value is usable; called by [`KafkaSink::try_new`](super::KafkaSink::try_new).
+    pub fn validate(&self) -> Result<(), KafkaError> {
+        check_brokers(&self.brokers)?;
+        if self.topic.trim().is_empty() {
+            return invalid("topic", "must not be empty");
+        }
+        if self.key_field.as_ref().is_some_and(|f| f.trim().is_empty()) {
+            return invalid("key_field", "must not be empty when set");
+        }
+        Ok(())
+    }
+}
+
 impl Default for KafkaSinkConfig {
     fn default() -> Self {
         Self {
@@ -92,4 +152,18 @@ impl Default for KafkaSinkConfig {
             properties: BTreeMap::new(),
         }
     }
+}
+
+fn check_brokers(brokers: &str) -> Result<(), KafkaError> {
+    if brokers.split(',').any(|b| b.trim().is_empty()) {
+        return invalid("brokers", "must be a list of host:port without empty entries");
+    }
+    Ok(())
+}
+
+fn invalid(field: &'static str, reason: &str) -> Result<(), KafkaError> {
+    Err(KafkaError::InvalidConfig {
+        field,
+        reason: reason.to_string(),
+    })
 }
