@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::MqttError;
+
 /// TLS to the broker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MqttTls {
@@ -93,4 +95,56 @@ impl Default for MqttSinkConfig {
             tls: None,
         }
     }
+}
+
+impl MqttSourceConfig {
+    /// Checks every value is usable: a host, a port, at least one valid topic filter, a
+    /// client id (the broker keys the persistent session by it), a positive buffer and limit.
+    pub fn validate(&self) -> Result<(), MqttError> {
+        validate_endpoint(&self.host, self.port, &self.client_id)?;
+        if self.topics.is_empty() {
+            return invalid("topics", "must name at least one topic filter");
+        }
+        if let Some(bad) = self.topics.iter().find(|t| !rumqttc::valid_filter(t)) {
+            return invalid("topics", &format!("contains the invalid filter {bad:?}"));
+        }
+        if self.max_record_bytes == 0 {
+            return invalid("max_record_bytes", "must be at least 1");
+        }
+        if self.buffer == 0 {
+            return invalid("buffer", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+impl MqttSinkConfig {
+    /// Checks every value is usable: a host, a port, a client id and a topic template.
+    pub fn validate(&self) -> Result<(), MqttError> {
+        validate_endpoint(&self.host, self.port, &self.client_id)?;
+        if self.topic.is_empty() {
+            return invalid("topic", "must be set");
+        }
+        Ok(())
+    }
+}
+
+fn validate_endpoint(host: &str, port: u16, client_id: &str) -> Result<(), MqttError> {
+    if host.is_empty() {
+        return invalid("host", "must be set");
+    }
+    if port == 0 {
+        return invalid("port", "must not be 0");
+    }
+    if client_id.is_empty() {
+        return invalid("client_id", "must be set");
+    }
+    Ok(())
+}
+
+fn invalid(field: &'static str, reason: &str) -> Result<(), MqttError> {
+    Err(MqttError::InvalidConfig {
+        field,
+        reason: reason.to_string(),
+    })
 }
