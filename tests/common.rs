@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use tributary::engine::LiveCatalog;
-use tributary::queries::{ApiState, SqlEngine, serve};
+use tributary::queries::{ApiState, serve};
 
 /// A server on a free loopback port, serving `catalog`.
 pub struct TestServer {
@@ -18,12 +18,14 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(catalog: Arc<LiveCatalog>) -> anyhow::Result<Self> {
+        Self::serve(ApiState::from_catalog(catalog)).await
+    }
+
+    /// A server for `state` (e.g. [`ApiState::for_pipeline`]).
+    pub async fn serve(state: ApiState) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = ApiState {
-            sql: Arc::new(SqlEngine::new(catalog)),
-        };
         let task = tokio::spawn(serve(listener, state, async {
             let _ = stopped.await;
         }));

@@ -3,6 +3,8 @@
 mod engine;
 mod error;
 mod guard;
+mod system;
 
 pub use engine::{QueryResult, SqlEngine};
 pub use error::QueryError;
+pub use system::SystemSources;

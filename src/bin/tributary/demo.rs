@@ -2,13 +2,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig};
 use tributary::engine::{Runtime, RuntimeConfig};
 use tributary::pipelines::iot;
-use tributary::queries::{ApiState, SqlEngine, serve};
+use tributary::queries::{ApiState, serve};
 
 /// Arguments of `tributary demo`.
 #[derive(Debug, clap::Args)]
@@ -49,9 +48,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     let workers = config.workers;
     let pipeline = Runtime::start(config, move |p| iot::build(p, &generator))?;
-    let state = ApiState {
-        sql: Arc::new(SqlEngine::new(pipeline.catalog())),
-    };
+    let state = ApiState::for_pipeline(&pipeline);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

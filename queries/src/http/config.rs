@@ -1,0 +1,96 @@
+//! Typed settings of the HTTP API, with documented defaults and a check that they make sense.
+//!
+//! They are passed explicitly ([`ApiState::with_config`](super::ApiState::with_config)) rather
+//! than read from the environment, so a test can run a server with a tiny body limit next to
+//! one with the defaults.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// HTTP API settings. Every field has a default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Largest accepted body of `POST /v1/ingest/{stream}`, in bytes; larger bodies answer
+    /// `413`. Default: 16 MiB.
+    pub max_ingest_body_bytes: usize,
+    /// How long an ingest request waits for the workers to take its records before it
+    /// answers `503`, in milliseconds. Default: 10,000.
+    pub ingest_timeout_ms: u64,
+}
+
+impl ApiConfig {
+    /// Default `max_ingest_body_bytes`: 16 MiB.
+    pub const DEFAULT_MAX_INGEST_BODY_BYTES: usize = 16 << 20;
+    /// Default `ingest_timeout_ms`: 10 s.
+    pub const DEFAULT_INGEST_TIMEOUT_MS: u64 = 10_000;
+
+    /// Checks every value is in range.
+    pub fn validate(&self) -> Result<(), ApiConfigError> {
+        if self.max_ingest_body_bytes == 0 {
+            return Err(ApiConfigError::ZeroIngestBodyLimit);
+        }
+        if self.ingest_timeout_ms == 0 {
+            return Err(ApiConfigError::ZeroIngestTimeout);
+        }
+        Ok(())
+    }
+
+    /// `ingest_timeout_ms` as a duration.
+    pub fn ingest_timeout(&self) -> Duration {
+        Duration::from_millis(self.ingest_timeout_ms)
+    }
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            max_ingest_body_bytes: Self::DEFAULT_MAX_INGEST_BODY_BYTES,
+            ingest_timeout_ms: Self::DEFAULT_INGEST_TIMEOUT_MS,
+        }
+    }
+}
+
+/// Why an [`ApiConfig`] was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ApiConfigError {
+    /// A zero body limit would refuse every ingest request.
+    #[error("max_ingest_body_bytes must be at least 1")]
+    ZeroIngestBodyLimit,
+    /// A zero timeout would fail every ingest request that has records.
+    #[error("ingest_timeout_ms must be at least 1")]
+    ZeroIngestTimeout,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_documented_values_and_zero_is_refused() {
+        let config = ApiConfig::default();
+        assert_eq!(config.max_ingest_body_bytes, 16 * 1024 * 1024);
+        assert_eq!(config.ingest_timeout(), Duration::from_secs(10));
+        assert_eq!(config.validate(), Ok(()));
+        let zero_body = ApiConfig {
+            max_ingest_body_bytes: 0,
+            ..ApiConfig::default()
+        };
+        assert_eq!(zero_body.validate(), Err(ApiConfigError::ZeroIngestBodyLimit));
+        let zero_timeout = ApiConfig {
+            ingest_timeout_ms: 0,
+            ..ApiConfig::default()
+        };
+        assert_eq!(zero_timeout.validate(), Err(ApiConfigError::ZeroIngestTimeout));
+    }
+
+    #[test]
+    fn missing_fields_take_their_defaults() -> Result<(), serde_json::Error> {
+        let config: ApiConfig = serde_json::from_str(r#"{"ingest_timeout_ms": 500}"#)?;
+        assert_eq!(config.ingest_timeout_ms, 500);
+        assert_eq!(config.max_ingest_body_bytes, ApiConfig::DEFAULT_MAX_INGEST_BODY_BYTES);
+        Ok(())
+    }
+}

@@ -1,0 +1,191 @@
+//! The `system` schema: the pipeline's own state as SQL tables.
+//!
+//! * `system.streams(stream, received, accepted, dead_lettered)` — per-stream counters;
+//!   `received = accepted + dead_lettered` always holds;
+//! * `system.dlq(stream, source, position, kind, reason, raw, rejected_at)` — the most recent
+//!   dead letters, oldest first (`raw` is the record as UTF-8, invalid bytes replaced);
+//! * `system.frontiers(projection, as_of)` — each projection and the frontier the query
+//!   reads it at (the same `as_of` as the response's).
+//!
+//! Like live projections, a system table is built per query and only when the statement
+//! names it: a query that does not read the DLQ never copies it.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMillisecondArray, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use tributary_engine::runtime::CounterRegistry;
+use tributary_engine::source::DeadLetterQueue;
+use tributary_engine::{Epoch, RunningPipeline};
+
+/// The schema the system tables live in.
+pub(crate) const SYSTEM_SCHEMA: &str = "system";
+
+/// What the system tables are built from.
+#[derive(Debug, Clone, Default)]
+pub struct SystemSources {
+    counters: Arc<CounterRegistry>,
+    dead_letters: Arc<DeadLetterQueue>,
+}
+
+impl SystemSources {
+    /// The counters and dead letters of a running pipeline.
+    pub fn for_pipeline(pipeline: &RunningPipeline) -> Self {
+        Self {
+            counters: pipeline.counters(),
+            dead_letters: pipeline.dead_letters(),
+        }
+    }
+
+    /// Builds the system table `name` as of `as_of` for the projections `projections`, or
+    /// `None` if there is no such table.
+    pub(crate) fn table(
+        &self,
+        name: &str,
+        as_of: Epoch,
+        projections: &[String],
+    ) -> Option<Result<RecordBatch, ArrowError>> {
+        match name {
+            "streams" => Some(self.streams()),
+            "dlq" => Some(self.dlq()),
+            "frontiers" => Some(frontiers(as_of, projections)),
+            _ => None,
+        }
+    }
+
+    fn streams(&self) -> Result<RecordBatch, ArrowError> {
+        let snapshot = self.counters.snapshot();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("stream", DataType::Utf8, false),
+            Field::new("received", DataType::Int64, false),
+            Field::new("accepted", DataType::Int64, false),
+            Field::new("dead_lettered", DataType::Int64, false),
+        ]));
+        let count = |pick: fn(&tributary_engine::source::CounterSnapshot) -> u64| -> ArrayRef {
+            Arc::new(Int64Array::from_iter_values(
+                snapshot.values().map(|s| i64::try_from(pick(s)).unwrap_or(i64::MAX)),
+            ))
+        };
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from_iter_values(snapshot.keys())),
+                count(|s| s.received),
+                count(|s| s.accepted),
+                count(|s| s.dead_lettered),
+            ],
+        )
+    }
+
+    fn dlq(&self) -> Result<RecordBatch, ArrowError> {
+        let letters = self.dead_letters.recent();
+        let text = |f: &dyn Fn(&tributary_engine::source::DeadLetter) -> String| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(letters.iter().map(f)))
+        };
+        RecordBatch::try_new(
+            dlq_schema(),
+            vec![
+                text(&|l| l.stream.clone()),
+                text(&|l| l.position.kind().to_string()),
+                text(&|l| l.position.to_string()),
+                text(&|l| l.kind.as_str().to_string()),
+                text(&|l| l.reason.clone()),
+                text(&|l| String::from_utf8_lossy(&l.raw).into_owned()),
+                Arc::new(TimestampMillisecondArray::from_iter_values(
+                    letters.iter().map(|l| l.rejected_at_ms),
+                )),
+            ],
+        )
+    }
+}
+
+fn dlq_schema() -> SchemaRef {
+    let text = |name: &str| Field::new(name, DataType::Utf8, false);
+    Arc::new(Schema::new(vec![
+        text("stream"),
+        text("source"),
+        text("position"),
+        text("kind"),
+        text("reason"),
+        text("raw"),
+        Field::new("rejected_at", DataType::Timestamp(TimeUnit::Millisecond, None), false),
+    ]))
+}
+
+fn frontiers(as_of: Epoch, projections: &[String]) -> Result<RecordBatch, ArrowError> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("projection", DataType::Utf8, false),
+        Field::new("as_of", DataType::UInt64, false),
+    ]));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from_iter_values(projections)),
+            Arc::new(UInt64Array::from_iter_values(projections.iter().map(|_| as_of))),
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{Int64Type, TimestampMillisecondType};
+    use tributary_engine::source::{DeadLetter, RejectKind, SourcePosition};
+
+    use super::*;
+
+    #[test]
+    fn streams_and_dlq_reflect_counters_and_letters() -> Result<(), ArrowError> {
+        let sources = SystemSources::default();
+        let counters = sources.counters.stream("readings");
+        sources.dead_letters.reject(
+            &counters,
+            DeadLetter::new(
+                "readings",
+                SourcePosition::Http { request: 3, line: 2 },
+                RejectKind::MalformedJson,
+                "malformed JSON: oops".into(),
+                b"{\xff",
+            ),
+        );
+        let streams = sources.streams()?;
+        assert_eq!(streams.num_rows(), 1);
+        assert_eq!(streams.column(0).as_string::<i32>().value(0), "readings");
+        assert_eq!(streams.column(1).as_primitive::<Int64Type>().value(0), 1);
+        assert_eq!(streams.column(2).as_primitive::<Int64Type>().value(0), 0);
+        assert_eq!(streams.column(3).as_primitive::<Int64Type>().value(0), 1);
+
+        let dlq = sources.dlq()?;
+        let text = |c: usize| dlq.column(c).as_string::<i32>().value(0).to_string();
+        assert_eq!(
+            [text(0), text(1), text(2), text(3), text(4), text(5)],
+            [
+                "readings",
+                "http",
+                "http:request 3 line 2",
+                "malformed_json",
+                "malformed JSON: oops",
+                "{\u{fffd}"
+            ]
+        );
+        assert!(dlq.column(6).as_primitive::<TimestampMillisecondType>().value(0) > 0);
+        Ok(())
+    }
+
+    #[test]
+    fn frontiers_name_every_projection_at_the_read_frontier_and_unknown_tables_are_none() {
+        let sources = SystemSources::default();
+        let projections = ["a".to_string(), "b".to_string()];
+        let Some(Ok(batch)) = sources.table("frontiers", 7, &projections) else {
+            panic!("system.frontiers must build");
+        };
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(
+            batch.column(1).as_primitive::<arrow::datatypes::UInt64Type>().values(),
+            &[7, 7]
+        );
+        assert!(sources.table("nope", 7, &projections).is_none());
+    }
+}
