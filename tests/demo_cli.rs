@@ -1,13 +1,30 @@
 //! The `tributary` binary: `demo` serves growing live projections, `sql` prints them, and
-//! Ctrl-C (SIGINT) drains and exits 0.
+//! Ctrl-C (SIGINT) drains and exits 0; `demo --source http` takes HTTP ingest only and keeps
+//! its dead letters under the data directory.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::post_sql;
 
 struct Demo(Child);
+
+impl Demo {
+    fn spawn(addr: SocketAddr, data: &Path, args: &[&str]) -> anyhow::Result<Self> {
+        Ok(Self(
+            Command::new(env!("CARGO_BIN_EXE_tributary"))
+                .args(["demo", "--listen", &addr.to_string(), "--workers", "2"])
+                .args(args)
+                .arg("--data")
+                .arg(data)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()?,
+        ))
+    }
+}
 
 impl Drop for Demo {
     fn drop(&mut self) {
@@ -51,25 +68,7 @@ async fn demo_serves_growing_projections_and_stops_cleanly_on_sigint() -> anyhow
     let addr = free_addr()?;
     let data = tempfile::tempdir()?;
     let binary = env!("CARGO_BIN_EXE_tributary");
-    let mut demo = Demo(
-        Command::new(binary)
-            .args([
-                "demo",
-                "--listen",
-                &addr.to_string(),
-                "--rate",
-                "2000",
-                "--sensors",
-                "10",
-                "--workers",
-                "2",
-            ])
-            .arg("--data")
-            .arg(data.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?,
-    );
+    let mut demo = Demo::spawn(addr, data.path(), &["--rate", "2000", "--sensors", "10"])?;
     wait_until_serving(addr).await?;
 
     let first = counts(addr).await?;
@@ -113,5 +112,63 @@ async fn demo_serves_growing_projections_and_stops_cleanly_on_sigint() -> anyhow
         anyhow::ensure!(Instant::now() < deadline, "demo did not stop within 30 s of SIGINT");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_on_http_ingest_only_applies_good_lines_and_files_bad_ones() -> anyhow::Result<()> {
+    let addr = free_addr()?;
+    let data = tempfile::tempdir()?;
+    let _demo = Demo::spawn(addr, data.path(), &["--source", "http"])?;
+    let client = reqwest::Client::new();
+    let body = concat!(
+        r#"{"sensor_id": 1, "ts": 1000, "value": 20.0}"#,
+        "\n",
+        r#"{"sensor_id": 1, "ts": "1970-01-01T00:00:02Z", "value": 22.0}"#,
+        "\n",
+        r#"{"sensor_id": "one", "ts": 3000, "value": 1.0}"#,
+        "\n",
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let report: serde_json::Value = loop {
+        let sent = client
+            .post(format!("http://{addr}/v1/ingest/readings"))
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+            .send()
+            .await;
+        if let Ok(response) = sent {
+            anyhow::ensure!(response.status() == 200, "ingest answered {}", response.status());
+            break response.json().await?;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "demo did not serve within 60 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(report["accepted"], 2, "{report}");
+    assert_eq!(report["rejected"], 1, "{report}");
+    assert_eq!(report["errors"][0]["line"], 3, "{report}");
+    let ticket = report["ticket"].as_u64().unwrap_or(u64::MAX);
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let row = loop {
+        let (status, body) = post_sql(addr, "SELECT count, min, max FROM sensor_stats WHERE sensor_id = 1").await?;
+        anyhow::ensure!(status == 200, "{body}");
+        if body["as_of"].as_u64().unwrap_or(0) >= ticket {
+            break body["rows"][0].clone();
+        }
+        anyhow::ensure!(Instant::now() < deadline, "as_of never reached the ticket {ticket}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(row, serde_json::json!([2, 20.0, 22.0]));
+
+    let dlq = std::fs::read_to_string(data.path().join("dlq").join("readings.ndjson"))?;
+    let letters: Vec<serde_json::Value> = dlq.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+    assert_eq!(letters.len(), 1, "{dlq}");
+    assert_eq!(letters[0]["kind"], "invalid_fields");
+    assert_eq!(letters[0]["raw"], r#"{"sensor_id": "one", "ts": 3000, "value": 1.0}"#);
+    assert_eq!(
+        letters[0]["position"],
+        serde_json::json!({"kind": "http", "request": 0, "line": 3})
+    );
     Ok(())
 }

@@ -1,13 +1,21 @@
-//! `tributary demo`: the IoT pipeline on the generator, served over HTTP.
+//! `tributary demo`: the IoT pipeline on the generator (or a real broker), served over HTTP.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
-use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig};
+use tributary::connectors::dlq::NdjsonDeadLetterSink;
+use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig, SensorReading};
+use tributary::connectors::http::HttpIngestOnly;
+use tributary::connectors::kafka::{KafkaSource, KafkaSourceConfig};
+use tributary::connectors::mqtt::{MqttSource, MqttSourceConfig};
+use tributary::engine::source::{DeadLetterQueue, Source};
 use tributary::engine::{Runtime, RuntimeConfig};
 use tributary::pipelines::iot;
 use tributary::queries::{ApiState, serve};
+
+use crate::source_arg::{SourceArg, sensor_topic_pattern};
 
 /// Arguments of `tributary demo`.
 #[derive(Debug, clap::Args)]
@@ -15,8 +23,13 @@ pub struct DemoArgs {
     /// Address to serve the HTTP API on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Data directory, created if missing. Parquet history and recovery will live here; for
-    /// now nothing is written to it.
+    /// Where readings come from: `generator`, `http` (HTTP ingest only),
+    /// `mqtt://HOST:PORT/TOPIC_FILTER` or `kafka://HOST:PORT/TOPIC`. HTTP ingest
+    /// (`POST /v1/ingest/readings`) works with every source.
+    #[arg(long, default_value = "generator")]
+    source: SourceArg,
+    /// Data directory, created if missing. Dead letters go to `DIR/dlq/<stream>.ndjson`;
+    /// Parquet history and recovery will live here too.
     #[arg(long, default_value = "./tributary-data")]
     data: PathBuf,
     /// Number of simulated sensors.
@@ -36,18 +49,21 @@ pub struct DemoArgs {
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("cannot create data directory {}", args.data.display()))?;
-    let generator = SensorGenerator::try_new(SensorGeneratorConfig {
-        sensors: args.sensors,
-        rate: args.rate,
-        seed: args.seed,
-        ..SensorGeneratorConfig::default()
-    })?;
+    let source = open_source(&args)?;
+    let dlq_dir = args.data.join("dlq");
+    let dead_letters = Arc::new(DeadLetterQueue::with_sink(
+        Box::new(
+            NdjsonDeadLetterSink::try_new(&dlq_dir).with_context(|| format!("cannot create {}", dlq_dir.display()))?,
+        ),
+        DeadLetterQueue::DEFAULT_RECENT_CAPACITY,
+    ));
     let mut config = RuntimeConfig::default();
     if let Some(workers) = args.workers {
         config.workers = workers;
     }
     let workers = config.workers;
-    let pipeline = Runtime::start(config, move |p| iot::build(p, &generator))?;
+    let described = source.describe();
+    let pipeline = Runtime::start_with(config, dead_letters, move |p| iot::build(p, source.as_ref()))?;
     let state = ApiState::for_pipeline(&pipeline);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -59,8 +75,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, workers, sensors = args.sensors, rate = args.rate, data = %args.data.display(), "tributary demo running; Ctrl-C stops it");
-        tracing::info!(data = %args.data.display(), "Parquet history and recovery are not implemented yet: nothing is written to the data directory, and a restart starts from scratch");
+        tracing::info!(%addr, workers, source = %described, data = %args.data.display(), "tributary demo running; Ctrl-C stops it");
+        tracing::info!(dlq = %dlq_dir.display(), "Parquet history and recovery are not implemented yet: a restart starts from scratch; dead letters are kept");
         print_examples(addr);
         serve(listener, state, async {
             // If the signal handler cannot be installed, serve until killed.
@@ -77,6 +93,33 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The source `--source` names; the generator and broker sources are shared by all workers.
+fn open_source(args: &DemoArgs) -> anyhow::Result<Arc<dyn Source<SensorReading>>> {
+    Ok(match &args.source {
+        SourceArg::Generator => Arc::new(SensorGenerator::try_new(SensorGeneratorConfig {
+            sensors: args.sensors,
+            rate: args.rate,
+            seed: args.seed,
+            ..SensorGeneratorConfig::default()
+        })?),
+        SourceArg::Http => Arc::new(HttpIngestOnly),
+        SourceArg::Mqtt { host, port, filter } => Arc::new(MqttSource::try_new(MqttSourceConfig {
+            host: host.clone(),
+            port: *port,
+            topics: vec![filter.clone()],
+            client_id: "tributary-demo".to_string(),
+            key_from_topic: sensor_topic_pattern(filter),
+            ..MqttSourceConfig::default()
+        })?),
+        SourceArg::Kafka { brokers, topic } => Arc::new(KafkaSource::try_new(KafkaSourceConfig {
+            brokers: brokers.clone(),
+            topics: vec![topic.clone()],
+            group_id: "tributary-demo".to_string(),
+            ..KafkaSourceConfig::default()
+        })?),
+    })
+}
+
 fn print_examples(addr: SocketAddr) {
     println!(
         r#"
@@ -86,6 +129,9 @@ Tributary demo: IoT pipeline on the sensor generator, SQL at http://{addr}/v1/sq
        -d '{{"sql": "SELECT sensor_id, count, avg FROM sensor_stats ORDER BY sensor_id LIMIT 5"}}'
 
   cargo run -q -- sql "SELECT count(*) AS sensors, sum(count) AS readings FROM sensor_stats" --server http://{addr}
+
+  curl -s http://{addr}/v1/ingest/readings -H 'content-type: application/x-ndjson' \
+       --data-binary $'{{"sensor_id": 1, "ts": "2026-01-01T00:00:00Z", "value": 20.5}}\n{{"sensor_id": "x"}}'
 "#
     );
 }

@@ -2,6 +2,7 @@
 //! a running server.
 
 mod demo;
+mod source_arg;
 mod sql;
 mod table;
 
@@ -17,7 +18,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the IoT reference pipeline on the built-in sensor generator and serve SQL.
+    /// Run the IoT reference pipeline (generator, HTTP, MQTT or Kafka source) and serve SQL.
     Demo(demo::DemoArgs),
     /// Run one SQL query against a running server and print the result as a table.
     Sql(sql::SqlArgs),
