@@ -5,4 +5,5 @@ mod common;
 
 mod demo_cli;
 mod http_api;
+mod http_ingest;
 mod iot_pipeline;

@@ -30,8 +30,10 @@ pub(super) async fn ingest(
         .ingest
         .endpoint(&stream)
         .map_err(|e| ingest_error(e, &state.ingest.streams()))?;
-    let pending = endpoint
-        .ingest(&body)
+    // Decoding a body of up to the limit is CPU work: keep it off the async workers.
+    let pending = tokio::task::spawn_blocking(move || endpoint.ingest(&body))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("ingest task failed: {e}")))?
         .map_err(|e| ingest_error(e, &state.ingest.streams()))?;
     let report = pending
         .wait(state.config.ingest_timeout())
