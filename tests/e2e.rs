@@ -6,4 +6,9 @@
 //! `cargo test --features e2e --test e2e`. Binaries are found through `TRIBUTARY_TANSU` and
 //! `TRIBUTARY_MOSQUITTO`, else on `PATH`; a missing binary fails the test, never skips it.
 
+#[path = "e2e/kafka.rs"]
+mod kafka;
+#[path = "e2e/support.rs"]
 mod support;
+#[path = "e2e/tansu.rs"]
+mod tansu;
