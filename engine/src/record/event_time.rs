@@ -34,6 +34,12 @@ pub fn parse_event_time_ms(text: &str) -> Result<i64, String> {
 /// assert!(serde_json::from_str::<Reading>(r#"{"ts": "yesterday"}"#).is_err());
 /// ```
 pub fn event_time_ms<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    // Accepting a number *or* a string needs `deserialize_any`, which only self-describing
+    // formats support. serde_arrow's schema tracer (behind `derive_arrow_fields`) is not one
+    // of them and says so with an error, so for it the field is what it stores: an i64.
+    if std::any::type_name::<D>().starts_with("serde_arrow::") {
+        return d.deserialize_i64(EventTimeVisitor);
+    }
     d.deserialize_any(EventTimeVisitor)
 }
 
@@ -62,6 +68,19 @@ impl Visitor<'_> for EventTimeVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Reading {
+        #[serde(deserialize_with = "event_time_ms")]
+        ts: i64,
+    }
+
+    #[test]
+    fn arrow_schemas_can_still_be_derived() {
+        let fields = crate::record::derive_arrow_fields::<Reading>(&["ts"]).expect("traceable");
+        assert_eq!(fields[0].name(), "ts");
+    }
 
     #[test]
     fn parses_offsets_and_fractions() {

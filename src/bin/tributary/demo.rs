@@ -131,7 +131,7 @@ Tributary demo: IoT pipeline on the sensor generator, SQL at http://{addr}/v1/sq
   cargo run -q -- sql "SELECT count(*) AS sensors, sum(count) AS readings FROM sensor_stats" --server http://{addr}
 
   curl -s http://{addr}/v1/ingest/readings -H 'content-type: application/x-ndjson' \
-       --data-binary $'{{"sensor_id": 1, "ts": "2026-01-01T00:00:00Z", "value": 20.5}}\n{{"sensor_id": "x"}}'
+       --data-binary $'{{"sensor_id": 1, "ts": 1767225600000, "value": 20.5}}\n{{"sensor_id": "x"}}'
 "#
     );
 }
