@@ -6,8 +6,13 @@
 //! `cargo test --features e2e --test e2e`. Binaries are found through `TRIBUTARY_TANSU` and
 //! `TRIBUTARY_MOSQUITTO`, else on `PATH`; a missing binary fails the test, never skips it.
 
+// The crate root is tests/e2e.rs, so modules in tests/e2e/ need their path spelled out.
 #[path = "e2e/kafka.rs"]
 mod kafka;
+#[path = "e2e/mosquitto.rs"]
+mod mosquitto;
+#[path = "e2e/mqtt.rs"]
+mod mqtt;
 #[path = "e2e/support.rs"]
 mod support;
 #[path = "e2e/tansu.rs"]
