@@ -108,16 +108,19 @@ impl Runtime {
         Ok(RunningPipeline {
             services,
             shutdown,
-            guards,
+            guards: Some(guards),
         })
     }
 }
 
-/// A pipeline running on its worker threads.
+/// A pipeline running on its worker threads. Dropping it without [`join`](Self::join) or
+/// [`shutdown`](Self::shutdown) (an early return, a failed assertion) shuts it down and waits
+/// for the workers, rather than waiting forever for an unbounded source to end.
 pub struct RunningPipeline {
     services: Services,
     shutdown: ShutdownHandle,
-    guards: timely::communication::WorkerGuards<WorkerResult>,
+    /// Taken by [`RunningPipeline::join`]; still here on drop means nobody waited for it.
+    guards: Option<timely::communication::WorkerGuards<WorkerResult>>,
 }
 
 impl std::fmt::Debug for RunningPipeline {
@@ -125,6 +128,15 @@ impl std::fmt::Debug for RunningPipeline {
         f.debug_struct("RunningPipeline")
             .field("catalog", &self.services.catalog)
             .finish()
+    }
+}
+
+impl Drop for RunningPipeline {
+    fn drop(&mut self) {
+        if let Some(guards) = self.guards.take() {
+            self.shutdown.shutdown();
+            drop(guards);
+        }
     }
 }
 
@@ -161,9 +173,12 @@ impl RunningPipeline {
     }
 
     /// Waits until every worker has finished (bounded sources, or after shutdown).
-    pub fn join(self) -> Result<(), EngineError> {
+    pub fn join(mut self) -> Result<(), EngineError> {
+        let Some(guards) = self.guards.take() else {
+            return Ok(());
+        };
         let mut first_error = None;
-        for result in self.guards.join() {
+        for result in guards.join() {
             let outcome = result.map_err(EngineError::Runtime).and_then(|r| r);
             if let Err(e) = outcome {
                 first_error.get_or_insert(e);
