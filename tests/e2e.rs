@@ -3,7 +3,7 @@
 //!
 //! Not part of `cargo test --workspace` (it needs the broker binaries); run it with
 //! `bash .ci/e2e`, which installs what is missing and runs
-//! `cargo test --features e2e --test e2e`. Binaries are found through `TRIBUTARY_TANSU` and
+//! `cargo test --workspace --features tributary/e2e --test e2e`. Binaries are found through `TRIBUTARY_TANSU` and
 //! `TRIBUTARY_MOSQUITTO`, else on `PATH`; a missing binary fails the test, never skips it.
 
 // The crate root is tests/e2e.rs, so modules in tests/e2e/ need their path spelled out.

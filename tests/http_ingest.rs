@@ -91,14 +91,6 @@ impl Running {
     }
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(run) = &self.0 {
-            run.shutdown_handle().shutdown();
-        }
-    }
-}
-
 /// The IoT pipeline fed only by HTTP ingest, served with `config`.
 async fn ingest_only(config: ApiConfig) -> anyhow::Result<(Running, TestServer)> {
     let run = Running::start(|| {

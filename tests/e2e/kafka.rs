@@ -11,7 +11,7 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig, SensorReading};
 use tributary::connectors::kafka::{KafkaSource, KafkaSourceConfig, PartitionLag};
 use tributary::engine::source::RejectKind;
-use tributary::engine::{LiveCatalog, RunningPipeline, Runtime, RuntimeConfig, ShutdownHandle};
+use tributary::engine::{LiveCatalog, RunningPipeline, Runtime, RuntimeConfig};
 use tributary::pipelines::iot::{self, SensorStats};
 
 use super::support::wait_until;
@@ -86,27 +86,13 @@ fn init_logs() {
         .try_init();
 }
 
-/// Shuts a pipeline down when a test fails early: dropping a running pipeline waits for
-/// its workers, which only stop when told to.
-struct StopOnDrop(ShutdownHandle);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.shutdown();
-    }
-}
-
-fn start_iot(
-    source: &Arc<KafkaSource<SensorReading>>,
-    workers: usize,
-) -> anyhow::Result<(RunningPipeline, StopOnDrop)> {
+fn start_iot(source: &Arc<KafkaSource<SensorReading>>, workers: usize) -> anyhow::Result<RunningPipeline> {
     init_logs();
     let source = source.clone();
     let run = Runtime::start(RuntimeConfig::with_workers(workers), move |p| {
         iot::build(p, source.as_ref())
     })?;
-    let stop = StopOnDrop(run.shutdown_handle());
-    Ok((run, stop))
+    Ok(run)
 }
 
 /// Waits until the consumers of `lags` (worker counts alongside) together own every
@@ -164,7 +150,7 @@ fn counts_100k_messages_over_4_partitions_exactly() -> anyhow::Result<()> {
     let brokers = tansu.brokers();
     tansu.create_topic("readings", PARTITIONS)?;
     let source = source(&brokers, "readings", "iot-100k")?;
-    let (run, _stop) = start_iot(&source, 2)?;
+    let run = start_iot(&source, 2)?;
     wait_for_settled_group(&[(source.lag(), 2)])?;
 
     let produced = readings(100_000)?;
@@ -201,7 +187,7 @@ fn reconnects_after_a_broker_restart_without_losing_messages() -> anyhow::Result
     let brokers = tansu.brokers();
     tansu.create_topic("readings", PARTITIONS)?;
     let source = source(&brokers, "readings", "iot-restart")?;
-    let (run, _stop) = start_iot(&source, 2)?;
+    let run = start_iot(&source, 2)?;
     wait_for_settled_group(&[(source.lag(), 2)])?;
 
     let all = readings(10_000)?;
@@ -232,7 +218,7 @@ fn bad_messages_go_to_the_dead_letter_queue_with_their_reasons() -> anyhow::Resu
     let brokers = tansu.brokers();
     tansu.create_topic("readings", PARTITIONS)?;
     let source = source(&brokers, "readings", "iot-bad")?;
-    let (run, _stop) = start_iot(&source, 2)?;
+    let run = start_iot(&source, 2)?;
     wait_for_settled_group(&[(source.lag(), 2)])?;
 
     let good = readings(1_000)?;
@@ -304,8 +290,8 @@ fn two_pipelines_in_one_group_split_the_partitions() -> anyhow::Result<()> {
     tansu.create_topic("readings", PARTITIONS)?;
     let first_source = source(&brokers, "readings", "iot-shared")?;
     let second_source = source(&brokers, "readings", "iot-shared")?;
-    let (first, _stop_first) = start_iot(&first_source, 1)?;
-    let (second, _stop_second) = start_iot(&second_source, 1)?;
+    let first = start_iot(&first_source, 1)?;
+    let second = start_iot(&second_source, 1)?;
     wait_for_settled_group(&[(first_source.lag(), 1), (second_source.lag(), 1)])?;
     assert_eq!(
         first_source.lag().snapshot().len(),

@@ -21,32 +21,6 @@ use crate::support::wait_until;
 const TOPIC_FILTER: &str = "sensors/+/reading";
 const KEY_FROM_TOPIC: &str = "sensors/{sensor_id}/reading";
 
-/// A running pipeline, shut down when dropped so a failing test ends.
-struct Running(Option<RunningPipeline>);
-
-impl Running {
-    fn get(&self) -> anyhow::Result<&RunningPipeline> {
-        self.0
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("pipeline already shut down"))
-    }
-
-    fn shutdown(mut self) -> anyhow::Result<()> {
-        if let Some(run) = self.0.take() {
-            run.shutdown()?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(run) = self.0.take() {
-            let _ = run.shutdown();
-        }
-    }
-}
-
 fn source(port: u16, client_id: &str) -> anyhow::Result<Arc<MqttSource<SensorReading>>> {
     Ok(Arc::new(MqttSource::try_new(MqttSourceConfig {
         host: "127.0.0.1".into(),
@@ -59,14 +33,12 @@ fn source(port: u16, client_id: &str) -> anyhow::Result<Arc<MqttSource<SensorRea
 }
 
 /// Starts `build` over `source` on 2 workers and waits for the subscription.
-fn start<F>(source: &Arc<MqttSource<SensorReading>>, build: F) -> anyhow::Result<Running>
+fn start<F>(source: &Arc<MqttSource<SensorReading>>, build: F) -> anyhow::Result<RunningPipeline>
 where
     F: Fn(&mut Pipeline<'_>, &MqttSource<SensorReading>) -> Result<(), EngineError> + Send + Sync + 'static,
 {
     let shared = source.clone();
-    let run = Running(Some(Runtime::start(RuntimeConfig::with_workers(2), move |p| {
-        build(p, &shared)
-    })?));
+    let run = Runtime::start(RuntimeConfig::with_workers(2), move |p| build(p, &shared))?;
     wait_until("the MQTT subscription", Duration::from_secs(20), || {
         source.is_subscribed()
     })?;
@@ -156,7 +128,7 @@ fn mqtt_twenty_thousand_qos1_readings_give_exact_sensor_stats() -> anyhow::Resul
     let readings: Vec<SensorReading> = generator.readings(EVENTS).collect();
     let source = source(broker.port(), "e2e-stats")?;
     let running = start(&source, |p, s| iot::build(p, s))?;
-    let run = running.get()?;
+    let run = &running;
     publish_all(broker.port(), readings.iter().map(|r| (topic(r), payload(r))).collect())?;
     wait_for_total(run, iot::SENSOR_STATS, EVENTS as i64, Duration::from_secs(120))?;
 
@@ -244,7 +216,7 @@ fn mqtt_broker_restart_mid_stream_loses_nothing() -> anyhow::Result<()> {
     let mut broker = Mosquitto::start()?;
     let source = source(broker.port(), "e2e-restart")?;
     let running = start(&source, counting)?;
-    let run = running.get()?;
+    let run = &running;
     publish_all(broker.port(), unique_readings(0..FIRST))?;
     // Stop as soon as Tributary is reading: what it has not acknowledged stays queued in the
     // persistent session, which Mosquitto saves on SIGTERM.
@@ -283,7 +255,7 @@ fn mqtt_messages_published_while_tributary_is_away_arrive_on_reconnect() -> anyh
     let first = source(broker.port(), "e2e-away")?;
     let running = start(&first, counting)?;
     publish_all(broker.port(), unique_readings(0..BEFORE))?;
-    wait_for_total(running.get()?, "distinct_counts", BEFORE, Duration::from_secs(60))?;
+    wait_for_total(&running, "distinct_counts", BEFORE, Duration::from_secs(60))?;
     // Shutting down acknowledges everything processed, then disconnects: the session stays.
     running.shutdown()?;
 
@@ -294,7 +266,7 @@ fn mqtt_messages_published_while_tributary_is_away_arrive_on_reconnect() -> anyh
 
     let second = source(broker.port(), "e2e-away")?;
     let running = start(&second, counting)?;
-    let run = running.get()?;
+    let run = &running;
     wait_for_total(run, "raw_counts", AWAY, Duration::from_secs(60))
         .map_err(|e| anyhow::anyhow!("{e}; mosquitto log:\n{}", broker.log()))?;
     std::thread::sleep(Duration::from_millis(500));
@@ -328,7 +300,7 @@ fn mqtt_bad_input_reaches_the_dead_letter_queue_with_reasons() -> anyhow::Result
         ..MqttSourceConfig::default()
     })?);
     let running = start(&source, |p, s| iot::build(p, s))?;
-    let run = running.get()?;
+    let run = &running;
     let bad: Vec<(&str, Vec<u8>, RejectKind, &str)> = vec![
         (
             "sensors/1/reading",
