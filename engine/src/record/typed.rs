@@ -14,6 +14,18 @@ pub fn decode_typed<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError>
     let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::InvalidUtf8 {
         valid_up_to: e.valid_up_to(),
     })?;
+    // Records are JSON objects. serde's derived structs also accept an array, field by
+    // position, which would let `[1, 2, 3]` through as a record: refuse it here.
+    match text.trim_start().as_bytes().first() {
+        Some(b'{') | None => {}
+        Some(b'[') => return Err(DecodeError::NotAnObject("an array".to_string())),
+        Some(_) => {
+            return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                Ok(_) => DecodeError::NotAnObject("a scalar".to_string()),
+                Err(e) => DecodeError::Malformed(e.to_string()),
+            });
+        }
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut de).map_err(map_path_error)?;
     de.end().map_err(|e| DecodeError::Malformed(e.to_string()))?;
@@ -102,6 +114,12 @@ mod tests {
         let err = decode_typed::<Reading>(br#"{"sensor_id": 7}"#).unwrap_err();
         assert!(err.to_string().contains("missing field `ts`"), "{err}");
         assert!(matches!(decode_typed::<Reading>(b"{"), Err(DecodeError::Malformed(_))));
+        assert!(
+            matches!(decode_typed::<Reading>(b" [7, 1, 2.5]"), Err(DecodeError::NotAnObject(k)) if k == "an array"),
+            "a struct must not be read from an array by position"
+        );
+        assert!(matches!(decode_typed::<Reading>(b"42"), Err(DecodeError::NotAnObject(_))));
+        assert!(matches!(decode_typed::<Reading>(b"nope"), Err(DecodeError::Malformed(_))));
     }
 
     #[test]
