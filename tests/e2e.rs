@@ -13,6 +13,8 @@ mod kafka;
 mod mosquitto;
 #[path = "e2e/mqtt.rs"]
 mod mqtt;
+#[path = "e2e/outage.rs"]
+mod outage;
 #[path = "e2e/support.rs"]
 mod support;
 #[path = "e2e/tansu.rs"]

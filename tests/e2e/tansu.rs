@@ -6,23 +6,30 @@ use std::time::Duration;
 
 use super::support::{broker_binary, free_port, wait_for_port};
 
-/// A running Tansu broker; killed on drop. Its storage is in memory: a restart loses every
-/// topic and message.
+/// A running Tansu broker; killed on drop. Its storage is in memory.
 #[derive(Debug)]
 pub struct Tansu {
     binary: PathBuf,
     port: u16,
+    /// The port advertised to clients: `port` itself, or a proxy's in front of it.
+    advertised: u16,
     child: Option<Child>,
 }
 
 impl Tansu {
     /// Starts a broker on a free port and waits until it accepts connections.
     pub fn start() -> anyhow::Result<Self> {
-        let binary = broker_binary("TRIBUTARY_TANSU", "tansu")?;
         let port = free_port()?;
+        Self::start_advertising(port, port)
+    }
+
+    /// Starts a broker on `port` that tells clients to connect to `advertised` (a proxy).
+    pub fn start_advertising(port: u16, advertised: u16) -> anyhow::Result<Self> {
+        let binary = broker_binary("TRIBUTARY_TANSU", "tansu")?;
         let mut tansu = Self {
             binary,
             port,
+            advertised,
             child: None,
         };
         tansu.spawn()?;
@@ -31,6 +38,16 @@ impl Tansu {
 
     /// The bootstrap servers for clients.
     pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.advertised)
+    }
+
+    /// The broker's own port, bypassing any proxy.
+    pub fn direct_port(&self) -> u16 {
+        self.port
+    }
+
+    /// The broker's own address, bypassing any proxy.
+    pub fn direct_brokers(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
@@ -45,7 +62,7 @@ impl Tansu {
                 "--listener-url",
                 &self.url(),
                 "--advertised-listener-url",
-                &self.url(),
+                &format!("tcp://127.0.0.1:{}", self.advertised),
             ])
             .args(["--storage-engine", "memory://tansu/"])
             .stdout(Stdio::null())
@@ -68,12 +85,6 @@ impl Tansu {
             String::from_utf8_lossy(&output.stderr)
         );
         Ok(())
-    }
-
-    /// Kills the broker and starts a new one on the same port (with empty storage).
-    pub fn restart(&mut self) -> anyhow::Result<()> {
-        self.stop();
-        self.spawn()
     }
 
     fn stop(&mut self) {

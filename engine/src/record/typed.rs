@@ -118,8 +118,14 @@ mod tests {
             matches!(decode_typed::<Reading>(b" [7, 1, 2.5]"), Err(DecodeError::NotAnObject(k)) if k == "an array"),
             "a struct must not be read from an array by position"
         );
-        assert!(matches!(decode_typed::<Reading>(b"42"), Err(DecodeError::NotAnObject(_))));
-        assert!(matches!(decode_typed::<Reading>(b"nope"), Err(DecodeError::Malformed(_))));
+        assert!(matches!(
+            decode_typed::<Reading>(b"42"),
+            Err(DecodeError::NotAnObject(_))
+        ));
+        assert!(matches!(
+            decode_typed::<Reading>(b"nope"),
+            Err(DecodeError::Malformed(_))
+        ));
     }
 
     #[test]
