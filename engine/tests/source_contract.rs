@@ -73,7 +73,7 @@ impl SourceReader<Event> for EventsReader {
     }
 
     fn processed(&mut self, frontier: Epoch) {
-        self.seen.lock().unwrap()[self.worker].push(frontier);
+        self.seen.lock().expect("not poisoned")[self.worker].push(frontier);
     }
 }
 

@@ -157,9 +157,9 @@ fn counts_100k_messages_over_4_partitions_exactly() -> anyhow::Result<()> {
     let produced = readings(100_000)?;
     produce_readings(&brokers, "readings", &produced)?;
     let catalog = run.catalog();
-    wait_for_counts(&[catalog.clone()], 100_000, Duration::from_secs(120))?;
+    wait_for_counts(std::slice::from_ref(&catalog), 100_000, Duration::from_secs(120))?;
 
-    assert_eq!(live_counts(&[catalog.clone()])?, batch_counts(&produced));
+    assert_eq!(live_counts(std::slice::from_ref(&catalog))?, batch_counts(&produced));
     let min_max: BTreeMap<i64, (f64, f64)> = stats_rows(&catalog)?
         .into_iter()
         .map(|r| (r.sensor_id, (r.min, r.max)))
@@ -200,7 +200,7 @@ fn reconnects_after_a_broker_outage_without_losing_messages() -> anyhow::Result<
     let (first, second) = all.split_at(6_000);
     produce_readings(&brokers, "readings", first)?;
     let catalog = run.catalog();
-    wait_for_counts(&[catalog.clone()], 6_000, Duration::from_secs(60))?;
+    wait_for_counts(std::slice::from_ref(&catalog), 6_000, Duration::from_secs(60))?;
 
     // While the pipeline is cut off, the rest is produced straight to the broker.
     let producer = {
@@ -212,7 +212,7 @@ fn reconnects_after_a_broker_outage_without_losing_messages() -> anyhow::Result<
     producer
         .join()
         .map_err(|_| anyhow::anyhow!("producer thread panicked"))??;
-    wait_for_counts(&[catalog.clone()], 10_000, Duration::from_secs(120))?;
+    wait_for_counts(std::slice::from_ref(&catalog), 10_000, Duration::from_secs(120))?;
 
     let live = live_counts(&[catalog])?;
     for (sensor, expected) in batch_counts(&all) {
@@ -272,7 +272,7 @@ fn bad_messages_go_to_the_dead_letter_queue_with_their_reasons() -> anyhow::Resu
             .is_some_and(|c| c.received >= total)
     })?;
     let catalog = run.catalog();
-    wait_for_counts(&[catalog.clone()], 1_000, Duration::from_secs(30))?;
+    wait_for_counts(std::slice::from_ref(&catalog), 1_000, Duration::from_secs(30))?;
     assert_eq!(live_counts(&[catalog])?, batch_counts(&good));
 
     let c = counters.snapshot()[iot::READINGS];

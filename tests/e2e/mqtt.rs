@@ -127,7 +127,7 @@ fn mqtt_twenty_thousand_qos1_readings_give_exact_sensor_stats() -> anyhow::Resul
     })?;
     let readings: Vec<SensorReading> = generator.readings(EVENTS).collect();
     let source = source(broker.port(), "e2e-stats")?;
-    let running = start(&source, |p, s| iot::build(p, s))?;
+    let running = start(&source, iot::build)?;
     let run = &running;
     publish_all(broker.port(), readings.iter().map(|r| (topic(r), payload(r))).collect())?;
     wait_for_total(run, iot::SENSOR_STATS, EVENTS as i64, Duration::from_secs(120))?;
@@ -299,7 +299,7 @@ fn mqtt_bad_input_reaches_the_dead_letter_queue_with_reasons() -> anyhow::Result
         max_record_bytes: 512,
         ..MqttSourceConfig::default()
     })?);
-    let running = start(&source, |p, s| iot::build(p, s))?;
+    let running = start(&source, iot::build)?;
     let run = &running;
     let bad: Vec<(&str, Vec<u8>, RejectKind, &str)> = vec![
         (
