@@ -60,7 +60,7 @@ fn produce(brokers: &str, topic: &str, payloads: impl IntoIterator<Item = Option
     Ok(())
 }
 
-fn produce_readings(brokers: &str, topic: &str, readings: &[SensorReading]) -> anyhow::Result<()> {
+pub(super) fn produce_readings(brokers: &str, topic: &str, readings: &[SensorReading]) -> anyhow::Result<()> {
     let payloads = readings
         .iter()
         .map(|r| serde_json::to_vec(r).map(Some))
@@ -75,6 +75,12 @@ fn source(brokers: &str, topic: &str, group: &str) -> anyhow::Result<Arc<KafkaSo
         group_id: group.to_string(),
         session_timeout_ms: 6_000,
         max_record_bytes: 512,
+        // Fail over quickly: reconnect within a second of the broker coming back, and bound
+        // a rebalance that waits for a member lost in an outage by 10 s, not the default 300.
+        properties: [("reconnect.backoff.max.ms", "1000"), ("max.poll.interval.ms", "10000")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         ..KafkaSourceConfig::default()
     })?))
 }

@@ -57,7 +57,7 @@ fn topic(r: &SensorReading) -> String {
 }
 
 /// Publishes every `(topic, payload)` at QoS 1 and returns once Mosquitto acknowledged all.
-fn publish_all(port: u16, messages: Vec<(String, Vec<u8>)>) -> anyhow::Result<()> {
+pub(super) fn publish_all(port: u16, messages: Vec<(String, Vec<u8>)>) -> anyhow::Result<()> {
     let (client, mut connection) = Client::new(MqttOptions::new("e2e-publisher", "127.0.0.1", port), 256);
     let expected = messages.len();
     let publishing = client.clone();
