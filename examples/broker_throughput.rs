@@ -8,7 +8,7 @@
 //! Kafka: produces N readings to a fresh 4-partition topic, then times (a) a plain rdkafka
 //! consumer reading all of them — what the broker and client can deliver — and (b) a 2-worker
 //! Tributary pipeline (`KafkaSource` → per-sensor `count_per_key` projection) until the
-//! projection counts N. MQTT: times (a) a plain QoS 1 subscriber and (b) the pipeline with
+//! projection counts N. Both assign the partitions from offset 0 (no group join). MQTT: times (a) a plain QoS 1 subscriber and (b) the pipeline with
 //! `MqttSource`, each while N readings are published at QoS 1. The ratio (b)/(a) is what
 //! Tributary costs on top of the broker. Results go to BENCHMARKS.md.
 
@@ -21,9 +21,10 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig, SensorReading};
-use tributary::connectors::kafka::{KafkaSource, KafkaSourceConfig};
+use tributary::connectors::kafka::{KafkaSource, KafkaSourceConfig, StartOffsets};
 use tributary::connectors::mqtt::{MqttSource, MqttSourceConfig};
 use tributary::engine::source::Source;
 use tributary::engine::{EngineError, Pipeline, RunningPipeline, Runtime, RuntimeConfig};
@@ -113,13 +114,18 @@ fn kafka(brokers: &str, readings: &[SensorReading]) -> anyhow::Result<(f64, f64)
     }
     producer.flush(Duration::from_secs(120))?;
 
+    // Both readers assign the partitions from offset 0 rather than join a group, so neither
+    // figure includes a group join (seconds on Tansu).
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", format!("{topic}-plain"))
-        .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
         .create()?;
-    consumer.subscribe(&[&topic])?;
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..PARTITIONS {
+        assignment.add_partition_offset(&topic, partition, Offset::Beginning)?;
+    }
+    consumer.assign(&assignment)?;
     let started = Instant::now();
     let mut read = 0;
     while read < n {
@@ -138,7 +144,7 @@ fn kafka(brokers: &str, readings: &[SensorReading]) -> anyhow::Result<(f64, f64)
         brokers: brokers.to_string(),
         topics: vec![topic.clone()],
         group_id: format!("{topic}-tributary"),
-        session_timeout_ms: 6_000,
+        start: StartOffsets::Offsets((0..PARTITIONS).map(|p| (p, 0)).collect()),
         ..KafkaSourceConfig::default()
     })?);
     let started = Instant::now();
@@ -182,7 +188,8 @@ fn mqtt(address: &str, readings: &[SensorReading]) -> anyhow::Result<(f64, f64)>
         .join()
         .map_err(|_| anyhow::anyhow!("subscriber thread panicked"))??;
     let broker = rate(n, done - started);
-    client.disconnect()?;
+    // The receiver thread has ended with the connection: nothing left to disconnect.
+    drop(client);
 
     // (b) the pipeline.
     let source = Arc::new(MqttSource::<SensorReading>::try_new(MqttSourceConfig {
