@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use rumqttc::{Client, QoS};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use tributary_engine::record::json_kind;
 
 use super::connection::{Endpoint, NetworkHandler, spawn_network_thread, tls_config};
 use super::topic::TopicTemplate;
@@ -138,16 +139,5 @@ impl NetworkHandler for AckCounter {
 
     fn acknowledged(&mut self) {
         self.0.fetch_add(1, Ordering::Release);
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }

@@ -111,7 +111,8 @@ impl<T: DeserializeOwned> JsonDecoder<T> {
     }
 }
 
-fn json_kind(value: &Value) -> &'static str {
+/// How an error message names the kind of a JSON value (`an array`, `a string`, ...).
+pub fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

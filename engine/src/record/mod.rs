@@ -16,7 +16,7 @@ mod value;
 
 pub use decode::{DecodeError, FieldError, RowDecoder};
 pub use event_time::{event_time_ms, parse_event_time_ms};
-pub use json::{JsonDecoder, MetadataValue};
+pub use json::{JsonDecoder, MetadataValue, json_kind};
 pub use schema::{Column, ColumnType, StreamSchema};
 pub use typed::{decode_typed, derive_arrow_fields};
 pub use value::{Row, Value};
