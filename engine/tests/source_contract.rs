@@ -77,7 +77,8 @@ impl SourceReader<Event> for EventsReader {
     }
 }
 
-fn pipeline(p: &mut Pipeline<'_>, source: &Events) -> Result<(), EngineError> {
+/// Events counted per key into the projection `counts`.
+fn pipeline<S: Source<Event> + ?Sized>(p: &mut Pipeline<'_>, source: &S) -> Result<(), EngineError> {
     let counts = p
         .source("events", source)?
         .map(|e: Event| e.key)
@@ -158,17 +159,7 @@ impl SourceReader<Event> for IngestOnly {
 fn ingest_tickets_are_reached_with_the_records_applied_and_closed_streams_refuse() -> anyhow::Result<()> {
     use tributary_engine::ingest::IngestError;
     let rt = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
-    let run = Runtime::start(RuntimeConfig::with_workers(2), |p| {
-        let counts = p
-            .source("events", &IngestOnly)?
-            .map(|e: Event| e.key)
-            .count_total()
-            .map(|(key, count)| KeyCount {
-                key,
-                count: count as i64,
-            });
-        p.projection("counts", counts, |row| row.key)
-    })?;
+    let run = Runtime::start(RuntimeConfig::with_workers(2), |p| pipeline(p, &IngestOnly))?;
     let endpoint = run.ingest().endpoint("events")?;
     assert!(matches!(run.ingest().endpoint("nope"), Err(IngestError::UnknownStream(s)) if s == "nope"));
 

@@ -12,7 +12,7 @@ use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::{ClientConfig, Message, Offset};
 use serde::{Deserialize, Serialize};
 use tributary_engine::source::{RejectKind, SourcePosition};
-use tributary_engine::{Runtime, RuntimeConfig};
+use tributary_engine::{EngineError, Pipeline, Runtime, RuntimeConfig};
 use tributary_operators::CountPerKey;
 
 use super::*;
@@ -118,6 +118,16 @@ fn partition_list(topic: &str) -> anyhow::Result<TopicPartitionList> {
     Ok(list)
 }
 
+/// Readings counted per sensor into the projection `counts`.
+fn counting(p: &mut Pipeline<'_>, source: &KafkaSource<SensorReading>) -> Result<(), EngineError> {
+    let counts = p
+        .source("readings", source)?
+        .map(|r: SensorReading| (r.sensor_id, ()))
+        .count_per_key()
+        .map(|(sensor_id, count)| SensorCount { sensor_id, count });
+    p.projection("counts", counts, |row| row.sensor_id)
+}
+
 #[test]
 fn pipeline_counts_good_records_dead_letters_bad_ones_and_commits_offsets() -> anyhow::Result<()> {
     let cluster = MockCluster::new(1)?;
@@ -136,12 +146,7 @@ fn pipeline_counts_good_records_dead_letters_bad_ones_and_commits_offsets() -> a
     let lag = source.lag();
     let build_source = source.clone();
     let run = Runtime::start(RuntimeConfig::with_workers(2), move |p| {
-        let counts = p
-            .source("readings", build_source.as_ref())?
-            .map(|r: SensorReading| (r.sensor_id, ()))
-            .count_per_key()
-            .map(|(sensor_id, count)| SensorCount { sensor_id, count });
-        p.projection("counts", counts, |row| row.sensor_id)
+        counting(p, build_source.as_ref())
     })?;
 
     // Produce only once both workers own partitions, so no rebalance replays records (which
@@ -248,12 +253,7 @@ fn explicit_offsets_assign_partitions_without_a_group_and_skip_earlier_messages(
     })?);
     let build_source = source.clone();
     let run = Runtime::start(RuntimeConfig::with_workers(2), move |p| {
-        let counts = p
-            .source("readings", build_source.as_ref())?
-            .map(|r: SensorReading| (r.sensor_id, ()))
-            .count_per_key()
-            .map(|(sensor_id, count)| SensorCount { sensor_id, count });
-        p.projection("counts", counts, |row| row.sensor_id)
+        counting(p, build_source.as_ref())
     })?;
     let catalog = run.catalog();
     let counters = run.counters();
