@@ -13,6 +13,7 @@
 //! | `min_per_key`, `max_per_key` | [`MinPerKey`], [`MaxPerKey`] | three reduces over ≤ 256 candidates: hierarchical reduction |
 //! | `last_per_key` | [`LastPerKey`] | as min/max: the value with the greatest event time |
 //! | `stats_per_key` | [`StatsPerKey`] | all of the above in one row per key |
+//! | `anomaly_scores` | [`AnomalyScores`] | custom operator; per key and epoch O(m log m) for the m readings at or after the earliest changed event time, plus the scorer per reading: in order O(1), k places late O(k) |
 //!
 //! Sums are exact: values are converted once to fixed point ([`ExactSum`], 10⁻⁹ units) and
 //! added as integers, so the result does not depend on arrival order or on how updates are
@@ -23,6 +24,12 @@
 //! extremum, and coarser buckets reduce those, so an update re-reads at most a few hundred
 //! candidates instead of the key's whole history. `stats_per_key` computes min, max and
 //! last in one such pass.
+//!
+//! `anomaly_scores` is not a per-key projection but a per-reading one: each reading is
+//! scored ([`ZScore`], [`Ewma`] or any [`Scorer`]) against its key's strictly earlier
+//! readings in event time, plus a per-key [`AnomalyState`]. It is a custom timely operator
+//! that keeps each key's readings sorted with scorer checkpoints, so a late reading
+//! re-scores only the readings after it.
 #![deny(missing_docs)]
 
 mod aggregate;
@@ -32,6 +39,7 @@ mod extremum;
 mod last;
 mod max;
 mod min;
+mod score;
 mod stats;
 mod sum;
 
@@ -41,6 +49,11 @@ pub use count::CountPerKey;
 pub use last::LastPerKey;
 pub use max::MaxPerKey;
 pub use min::MinPerKey;
+pub use score::ewma::{Ewma, EwmaState};
+pub use score::operator::{AnomalyOutputs, AnomalyScores};
+pub use score::rows::{AnomalyConfig, AnomalyState, ScoreRow};
+pub use score::scorer::{ScoreParts, Scorer};
+pub use score::zscore::{Welford, ZScore};
 pub use stats::{KeyStats, StatsPerKey};
 pub use sum::SumPerKey;
 

@@ -6,4 +6,5 @@ mod oracle;
 
 mod aggregates;
 mod extremes;
+mod scores;
 mod stats;
