@@ -13,6 +13,7 @@
 //! | `min_per_key`, `max_per_key` | [`MinPerKey`], [`MaxPerKey`] | three reduces over ≤ 256 candidates: hierarchical reduction |
 //! | `last_per_key` | [`LastPerKey`] | as min/max: the value with the greatest event time |
 //! | `stats_per_key` | [`StatsPerKey`] | all of the above in one row per key |
+//! | `trigger`, `triggers` | [`Triggers`] | per update: a predicate and event-time call per rule, one hash lookup per changed key; only transitions reach the one governing worker |
 //!
 //! Sums are exact: values are converted once to fixed point ([`ExactSum`], 10⁻⁹ units) and
 //! added as integers, so the result does not depend on arrival order or on how updates are
@@ -23,6 +24,11 @@
 //! extremum, and coarser buckets reduce those, so an update re-reads at most a few hundred
 //! candidates instead of the key's whole history. `stats_per_key` computes min, max and
 //! last in one such pass.
+//!
+//! Triggers ([`Triggers`], in `trigger/`) watch a projection: a [`TriggerRule`] is a
+//! predicate over its rows, and entering or leaving the set of `(rule, key)` where it holds
+//! emits FIRING / RESOLVED [`ActionEvent`]s, deduplicated and rate limited on event time by a
+//! [`TriggerPolicy`].
 #![deny(missing_docs)]
 
 mod aggregate;
@@ -34,6 +40,7 @@ mod max;
 mod min;
 mod stats;
 mod sum;
+mod trigger;
 
 pub use aggregate::{Aggregate, AggregatePerKey, ExactSum, Summand};
 pub use avg::AvgPerKey;
@@ -43,6 +50,9 @@ pub use max::MaxPerKey;
 pub use min::MinPerKey;
 pub use stats::{KeyStats, StatsPerKey};
 pub use sum::SumPerKey;
+pub use trigger::{
+    ActionEvent, ActionState, AlertRow, Severity, TriggerOutputs, TriggerPolicy, TriggerRule, TriggerStats, Triggers,
+};
 
 /// Re-exported: floats that can be differential data (they must be `Ord`).
 pub use ordered_float::OrderedFloat;

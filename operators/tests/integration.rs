@@ -7,3 +7,4 @@ mod oracle;
 mod aggregates;
 mod extremes;
 mod stats;
+mod triggers;
