@@ -82,15 +82,15 @@ fn run(epochs: &[Vec<Step>], policy: TriggerPolicy, workers: usize) -> Vec<Snaps
             let out = rows.trigger(rule(), policy);
             let s = sink.clone();
             out.actions
-                .inspect(move |(a, _, d)| s.lock().unwrap().actions.push((a.clone(), *d)))
+                .inspect(move |(a, _, d)| s.lock().expect("capture lock").actions.push((a.clone(), *d)))
                 .probe_with(&probe);
             let s = sink.clone();
             out.alerts
-                .inspect(move |(a, _, d)| add(&mut s.lock().unwrap().alerts, a.clone(), *d))
+                .inspect(move |(a, _, d)| add(&mut s.lock().expect("capture lock").alerts, a.clone(), *d))
                 .probe_with(&probe);
             let s = sink.clone();
             out.stats
-                .inspect(move |(a, _, d)| add(&mut s.lock().unwrap().stats, a.clone(), *d))
+                .inspect(move |(a, _, d)| add(&mut s.lock().expect("capture lock").stats, a.clone(), *d))
                 .probe_with(&probe);
             input
         });
@@ -105,13 +105,18 @@ fn run(epochs: &[Vec<Step>], policy: TriggerPolicy, workers: usize) -> Vec<Snaps
             input.flush();
             worker.step_while(|| probe.less_than(input.time()));
             if worker.index() == 0 {
-                snapshots.push(snapshot(&sink.lock().unwrap()));
+                snapshots.push(snapshot(&sink.lock().expect("capture lock")));
             }
         }
         snapshots
     })
-    .unwrap();
-    guards.join().into_iter().next().unwrap().unwrap()
+    .expect("timely runs");
+    guards
+        .join()
+        .into_iter()
+        .next()
+        .expect("worker 0")
+        .expect("worker 0 ran")
 }
 
 fn add<D: Ord>(set: &mut BTreeMap<D, isize>, record: D, diff: isize) {

@@ -49,6 +49,9 @@ use super::action::{ActionEvent, AlertRow, TriggerStats};
 use super::policy::{Change, Emitted, Governor, TriggerPolicy};
 use super::rule::TriggerRule;
 
+/// Updates waiting for their epoch to complete, with a capability to emit at that epoch.
+type Pending<A, B> = BTreeMap<Epoch, (Capability<Epoch>, Vec<(A, B)>)>;
+
 /// What a trigger produces.
 pub struct TriggerOutputs<'scope, K: 'static> {
     /// Every emitted action, inserted once (append-only), in `(rule, seq)` order per rule.
@@ -109,7 +112,7 @@ where
                 Exchange::new(|((k, _), _, _): &((K, R), Epoch, isize)| key_hash(k)),
                 "TriggerMembership",
                 move |_cap, _info| {
-                    let mut pending: BTreeMap<Epoch, (Capability<Epoch>, Vec<((K, R), isize)>)> = BTreeMap::new();
+                    let mut pending: Pending<(K, R), isize> = BTreeMap::new();
                     let mut counts: HashMap<K, Vec<isize>> = HashMap::new();
                     move |(input, frontier), output| {
                         let port = output.output_index();
@@ -142,8 +145,7 @@ where
                     let mut governor = Governor::new(policy, names, &mut initial);
                     // Worker 0 governs; it publishes the zero stats rows at the first epoch.
                     let mut first = governed_here.then_some(cap);
-                    let mut pending: BTreeMap<Epoch, (Capability<Epoch>, Vec<(EventTime, Change<K>)>)> =
-                        BTreeMap::new();
+                    let mut pending: Pending<EventTime, Change<K>> = BTreeMap::new();
                     let mut out = Vec::new();
                     move |(input, frontier), output| {
                         if let Some(cap) = first.take() {

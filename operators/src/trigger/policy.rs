@@ -100,10 +100,11 @@ impl Limiter {
     /// The earliest time an action at `at` may leave.
     fn earliest(&self, at: EventTime) -> EventTime {
         let mut t = self.last.map_or(at, |last| last.max(at));
-        if self.per_minute > 0 && self.recent.len() >= self.per_minute {
-            if let Some(oldest) = self.recent.front() {
-                t = t.max(oldest.saturating_add(MINUTE_MS));
-            }
+        if self.per_minute > 0
+            && self.recent.len() >= self.per_minute
+            && let Some(oldest) = self.recent.front()
+        {
+            t = t.max(oldest.saturating_add(MINUTE_MS));
         }
         t
     }
