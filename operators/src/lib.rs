@@ -14,6 +14,7 @@
 //! | `last_per_key` | [`LastPerKey`] | as min/max: the value with the greatest event time |
 //! | `stats_per_key` | [`StatsPerKey`] | all of the above in one row per key |
 //! | `anomaly_scores` | [`AnomalyScores`] | custom operator; per key and epoch O(m log m) for the m readings at or after the earliest changed event time, plus the scorer per reading: in order O(1), k places late O(k) |
+//! | `trigger`, `triggers` | [`Triggers`] | per update: a predicate and event-time call per rule, one hash lookup per changed key; only transitions reach the one governing worker |
 //!
 //! Sums are exact: values are converted once to fixed point ([`ExactSum`], 10⁻⁹ units) and
 //! added as integers, so the result does not depend on arrival order or on how updates are
@@ -30,6 +31,11 @@
 //! readings in event time, plus a per-key [`AnomalyState`]. It is a custom timely operator
 //! that keeps each key's readings sorted with scorer checkpoints, so a late reading
 //! re-scores only the readings after it.
+//!
+//! Triggers ([`Triggers`], in `trigger/`) watch a projection: a [`TriggerRule`] is a
+//! predicate over its rows, and entering or leaving the set of `(rule, key)` where it holds
+//! emits FIRING / RESOLVED [`ActionEvent`]s, deduplicated and rate limited on event time by a
+//! [`TriggerPolicy`].
 #![deny(missing_docs)]
 
 mod aggregate;
@@ -42,6 +48,7 @@ mod min;
 mod score;
 mod stats;
 mod sum;
+mod trigger;
 
 pub use aggregate::{Aggregate, AggregatePerKey, ExactSum, Summand};
 pub use avg::AvgPerKey;
@@ -56,6 +63,9 @@ pub use score::scorer::{ScoreParts, Scorer};
 pub use score::zscore::{Welford, ZScore};
 pub use stats::{KeyStats, StatsPerKey};
 pub use sum::SumPerKey;
+pub use trigger::{
+    ActionEvent, ActionState, AlertRow, Severity, TriggerOutputs, TriggerPolicy, TriggerRule, TriggerStats, Triggers,
+};
 
 /// Re-exported: floats that can be differential data (they must be `Ord`).
 pub use ordered_float::OrderedFloat;

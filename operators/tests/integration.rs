@@ -8,3 +8,4 @@ mod aggregates;
 mod extremes;
 mod scores;
 mod stats;
+mod triggers;
