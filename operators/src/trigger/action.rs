@@ -31,8 +31,10 @@ pub struct ActionEvent<K> {
     pub at: EventTime,
     /// Per rule, 0, 1, 2, … in emission order: `(rule, seq)` is unique.
     pub seq: u64,
-    /// How long the rate limit held the action back: it counts as emitted at
-    /// `at + held_back_ms` (see [`ActionEvent::emitted_at`]).
+    /// How long the action waited: it counts as emitted at `at + held_back_ms` (see
+    /// [`ActionEvent::emitted_at`]). Mostly the rate limit; but actions leave in order, so an
+    /// action stamped earlier than one already emitted (a late row, or a retraction-only
+    /// leave stamped with its old row's time) also waits for that one.
     pub held_back_ms: i64,
 }
 
