@@ -14,6 +14,7 @@ use crate::oracle::{Event, Multiset, check_every_epoch, groups, keyed_events};
 const CONFIG: AnomalyConfig = AnomalyConfig {
     threshold: 1.2345,
     min_count: 3,
+    settle_ms: 0,
 };
 const WINDOW: i64 = 15;
 const ALPHA: f64 = 0.3;

@@ -19,6 +19,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
+use std::time::Instant;
 
 use differential_dataflow::consolidation::consolidate;
 use differential_dataflow::hashable::Hashable;
@@ -34,6 +35,7 @@ use tributary_engine::{Collection, Epoch, EventTime};
 use super::history::{History, Reading};
 use super::rows::{AnomalyConfig, AnomalyState, ScoreRow};
 use super::scorer::Scorer;
+use super::settle::{ByKey, SettleBuffer};
 
 /// The two outputs of [`AnomalyScores::anomaly_scores`].
 pub struct AnomalyOutputs<'scope, K: 'static> {
@@ -68,7 +70,7 @@ pub trait AnomalyScores<'scope, K: 'static> {
     ///
     /// timely::example(|scope| {
     ///     let readings = (0..10i64).map(|i| (7u32, (i, OrderedFloat(if i == 9 { 50.0 } else { (i % 2) as f64 }))));
-    ///     let config = AnomalyConfig { threshold: 4.0, min_count: 4 };
+    ///     let config = AnomalyConfig { threshold: 4.0, min_count: 4, settle_ms: 0 };
     ///     let out = scope.new_collection_from(readings).1.anomaly_scores(ZScore::all_history(), config);
     ///     out.scores.inspect(|(row, _, _)| assert_eq!(row.is_anomaly, row.ts == 9));
     ///     // the latest scored reading of key 7, and one anomaly so far
@@ -173,8 +175,9 @@ where
         builder.build(move |_initial| {
             // Capabilities per output, held at the earliest pending epoch.
             let mut caps = [CapabilitySet::<Epoch>::new(), CapabilitySet::new()];
-            let mut pending: BTreeMap<Epoch, HashMap<K, Vec<(Reading, isize)>>> = BTreeMap::new();
+            let mut pending: BTreeMap<Epoch, ByKey<K>> = BTreeMap::new();
             let mut keys: HashMap<K, KeyState<K, S>> = HashMap::new();
+            let mut settle = SettleBuffer::new(config.settle_ms);
             let mut score_rows = Vec::new();
             let mut state_rows = Vec::new();
 
@@ -197,27 +200,46 @@ where
                 });
 
                 let frontier = &frontiers[0];
+                let mut apply = |ready: ByKey<K>, score_rows: &mut Vec<_>, state_rows: &mut Vec<_>| {
+                    for (key, mut updates) in ready {
+                        consolidate(&mut updates);
+                        let entry = keys.entry(key.clone()).or_insert_with(|| KeyState::new(&scorer));
+                        entry.apply(&key, &scorer, &config, &updates, score_rows, state_rows);
+                        if entry.is_empty() {
+                            keys.remove(&key);
+                        }
+                    }
+                };
                 while let Some(entry) = pending.first_entry() {
                     if frontier.less_equal(entry.key()) {
                         break;
                     }
                     let (epoch, updates) = entry.remove_entry();
-                    for (key, mut updates) in updates {
-                        consolidate(&mut updates);
-                        let entry = keys.entry(key.clone()).or_insert_with(|| KeyState::new(&scorer));
-                        entry.apply(&key, &scorer, &config, &updates, &mut score_rows, &mut state_rows);
-                        if entry.is_empty() {
-                            keys.remove(&key);
-                        }
-                    }
+                    apply(settle.admit(updates, Instant::now()), &mut score_rows, &mut state_rows);
                     emit(&mut scores_out, &caps[0], epoch, &mut score_rows);
                     emit(&mut state_out, &caps[1], epoch, &mut state_rows);
                 }
 
-                // Hold capabilities only for the earliest epoch still pending (none when idle).
-                let earliest = pending.keys().next();
+                // Settled readings of a quiet (or finished) stream leave at the current
+                // frontier, under the capability held for them.
+                let now_epoch = frontier.frontier().iter().min().copied();
+                if !settle.is_empty() {
+                    let ready = settle.release_due(Instant::now(), now_epoch.is_none());
+                    let held = caps[0].iter().map(|c| *c.time()).min();
+                    if let Some(epoch) = now_epoch.max(held) {
+                        apply(ready, &mut score_rows, &mut state_rows);
+                        emit(&mut scores_out, &caps[0], epoch, &mut score_rows);
+                        emit(&mut state_out, &caps[1], epoch, &mut state_rows);
+                    }
+                }
+
+                // Hold capabilities for the earliest epoch still pending, and at the frontier
+                // while readings wait to settle; none when idle.
+                let earliest = pending.keys().next().copied();
+                let waiting = if settle.is_empty() { None } else { now_epoch };
+                let hold = earliest.into_iter().chain(waiting).min();
                 for set in &mut caps {
-                    *set = earliest.and_then(|epoch| set.try_delayed(epoch)).into_iter().collect();
+                    *set = hold.and_then(|epoch| set.try_delayed(&epoch)).into_iter().collect();
                 }
             }
         });

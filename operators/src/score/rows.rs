@@ -22,6 +22,14 @@ pub struct AnomalyConfig {
     /// A reading is scored only when at least this many of its key's readings are strictly
     /// earlier in event time. Default `10`.
     pub min_count: u64,
+    /// How long a reading waits before it is scored, in milliseconds: until the operator has
+    /// seen an event time `settle_ms` past it (on any key of its worker), or — when the
+    /// stream is quiet — for `settle_ms` of wall-clock time, or until the input ends.
+    /// Readings that arrive up to `settle_ms` out of order are then scored in order, without
+    /// the retract-and-rescore corrections an eager score needs (with all-history z, a
+    /// reading k places late changes the k later scores). Only *when* a score appears
+    /// depends on it, never *what* it is. Default `0`: score at once.
+    pub settle_ms: i64,
 }
 
 impl Default for AnomalyConfig {
@@ -29,6 +37,7 @@ impl Default for AnomalyConfig {
         Self {
             threshold: 4.0,
             min_count: 10,
+            settle_ms: 0,
         }
     }
 }

@@ -102,6 +102,16 @@ fn run<S: Scorer + Send + Sync>(
     scorer: S,
     config: AnomalyConfig,
 ) -> Outputs {
+    run_counted(epochs, workers, scorer, config).0
+}
+
+/// [`run`], also returning how many score rows were retracted (corrections) on the way.
+fn run_counted<S: Scorer + Send + Sync>(
+    epochs: Vec<Vec<(Reading, isize)>>,
+    workers: usize,
+    scorer: S,
+    config: AnomalyConfig,
+) -> (Outputs, usize) {
     let captured: Arc<Mutex<Vec<(SensorOut, isize)>>> = Arc::default();
     let sink = captured.clone();
     let epochs = Arc::new(epochs);
@@ -132,7 +142,9 @@ fn run<S: Scorer + Send + Sync>(
     })
     .expect("timely runs");
     let mut out: Outputs = Default::default();
-    for (d, n) in captured.lock().expect("captured").drain(..) {
+    let mut captured = captured.lock().expect("captured");
+    let corrections = captured.iter().filter(|(d, n)| d.is_ok() && *n < 0).count();
+    for (d, n) in captured.drain(..) {
         match d {
             Ok(row) => *out.0.entry(row).or_insert(0) += n,
             Err(state) => *out.1.entry(state).or_insert(0) += n,
@@ -140,7 +152,7 @@ fn run<S: Scorer + Send + Sync>(
     }
     out.0.retain(|_, n| *n != 0);
     out.1.retain(|_, n| *n != 0);
-    out
+    (out, corrections)
 }
 
 fn insertions(readings: Vec<Reading>) -> Vec<(Reading, isize)> {
@@ -246,6 +258,7 @@ fn two_workers_agree_with_one() {
     let config = AnomalyConfig {
         threshold: 2.0,
         min_count: 5,
+        settle_ms: 0,
     };
     let one = run(epochs.clone(), 1, ZScore::all_history(), config);
     let two = run(epochs, 2, ZScore::all_history(), config);
@@ -259,6 +272,7 @@ fn duplicates_score_twice_and_ties_do_not_see_each_other() {
     let config = AnomalyConfig {
         threshold: 4.0,
         min_count: 2,
+        settle_ms: 0,
     };
     let epochs = vec![
         vec![same(3, 5.0), same(3, 5.0), same(3, 9.0)],
@@ -270,4 +284,45 @@ fn duplicates_score_twice_and_ties_do_not_see_each_other() {
     assert_eq!(got, vec![(5.0, 3.0, 2), (9.0, 7.0, 1)]);
     let state: Vec<_> = states.keys().map(|s| (s.ts, s.value, s.anomalies)).collect();
     assert_eq!(state, vec![(3, 9.0, 1)]);
+}
+
+#[test]
+fn settling_changes_when_scores_appear_not_what_they_are() {
+    // A settle span longer than the disorder scores every reading in order: the same scores
+    // as an eager operator on in-order input, without its corrections.
+    let readings = sensor_stream(5, 200);
+    let eager = run(
+        vec![insertions(readings.clone())],
+        1,
+        ZScore::all_history(),
+        AnomalyConfig::default(),
+    );
+    let settled = AnomalyConfig {
+        settle_ms: 20_000,
+        ..AnomalyConfig::default()
+    };
+    // Up to 10 s (10 readings of a key) out of order, 25 updates per epoch.
+    let mut rng = Lcg(11);
+    let mut jittered: Vec<(i64, Reading)> = readings
+        .iter()
+        .map(|&r| (r.1.0 + (rng.next() % 10_000) as i64, r))
+        .collect();
+    jittered.sort_by_key(|(arrival, _)| *arrival);
+    let disordered: Vec<Vec<(Reading, isize)>> = jittered
+        .chunks(25)
+        .map(|c| c.iter().map(|(_, r)| (*r, 1)).collect())
+        .collect();
+    let (_, eager_corrections) = run_counted(disordered.clone(), 1, ZScore::all_history(), AnomalyConfig::default());
+    assert!(
+        eager_corrections > 100,
+        "the eager operator corrects: {eager_corrections}"
+    );
+    for workers in [1, 2] {
+        let (out, corrections) = run_counted(disordered.clone(), workers, ZScore::all_history(), settled);
+        assert_eq!(bits(&out), bits(&eager), "{workers} worker(s)");
+        assert_eq!(
+            corrections, 0,
+            "{workers} worker(s): settled readings are scored in order"
+        );
+    }
 }
