@@ -13,6 +13,12 @@
 //! | `min_per_key`, `max_per_key` | [`MinPerKey`], [`MaxPerKey`] | three reduces over ≤ 256 candidates: hierarchical reduction |
 //! | `last_per_key` | [`LastPerKey`] | as min/max: the value with the greatest event time |
 //! | `stats_per_key` | [`StatsPerKey`] | all of the above in one row per key |
+//! | `latest_n_per_key` | [`LatestNPerKey`] | ≤ 5 reduces over ≤ 16·N items: hierarchical top-N (`feed/`) |
+//! | `top_n` | [`TopN`] | as `latest_n_per_key`, one key; all but the last stage spread over workers |
+//! | `upsert` | [`Upsert`] | as `last_per_key`; keeps every version (`table/`) |
+//! | `count_distinct_per_key` | [`CountDistinctPerKey`] | O(1): `distinct`, then the count in the difference |
+//! | `enrich_with` | [`EnrichWith`] | stream ⋈ shared [`Table`], left outer: one lookup per update (`join/`) |
+//! | `join_projections` | [`JoinProjections`] | projection ⋈ shared arrangement, inner: one lookup per update |
 //!
 //! Sums are exact: values are converted once to fixed point ([`ExactSum`], 10⁻⁹ units) and
 //! added as integers, so the result does not depend on arrival order or on how updates are
@@ -23,26 +29,35 @@
 //! extremum, and coarser buckets reduce those, so an update re-reads at most a few hundred
 //! candidates instead of the key's whole history. `stats_per_key` computes min, max and
 //! last in one such pass.
+//!
+//! Feeds (top-N) use the same idea with N survivors per bucket. Joins read a [`Table`]:
+//! one arrangement of the table side, shared by every join against it.
 #![deny(missing_docs)]
 
 mod aggregate;
 mod avg;
 mod count;
 mod extremum;
+mod feed;
+mod join;
 mod last;
 mod max;
 mod min;
 mod stats;
 mod sum;
+mod table;
 
 pub use aggregate::{Aggregate, AggregatePerKey, ExactSum, Summand};
 pub use avg::AvgPerKey;
 pub use count::CountPerKey;
+pub use feed::{LatestNPerKey, TopN};
+pub use join::{EnrichWith, JoinProjections, KeyArrangement, Table, TableArrangement};
 pub use last::LastPerKey;
 pub use max::MaxPerKey;
 pub use min::MinPerKey;
 pub use stats::{KeyStats, StatsPerKey};
 pub use sum::SumPerKey;
+pub use table::{CountDistinctPerKey, Upsert};
 
 /// Re-exported: floats that can be differential data (they must be `Ord`).
 pub use ordered_float::OrderedFloat;

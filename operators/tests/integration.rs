@@ -6,4 +6,7 @@ mod oracle;
 
 mod aggregates;
 mod extremes;
+mod feeds;
+mod joins;
 mod stats;
+mod tables;
