@@ -16,6 +16,12 @@ use crate::oracle::{Event, Multiset, check_every_epoch, keyed_events};
 
 type Order = (i64, i64);
 
+/// `product_id → [(value, multiplicity)]`
+type Products = BTreeMap<i64, Vec<(i64, isize)>>;
+
+/// `(product_id, (order, product value))`
+type Joined = (i64, (Order, i64));
+
 fn product((_, (ts, v)): Event) -> (i64, i64) {
     (ts.rem_euclid(5), v)
 }
@@ -36,9 +42,9 @@ fn enrich(c: Collection<'_, Event>) -> Collection<'_, (Order, Option<i64>)> {
 }
 
 /// Orders and products as multisets: `(orders, product_id → [(value, multiplicity)])`.
-fn split(input: &Multiset<Event>) -> (Multiset<Order>, BTreeMap<i64, Vec<(i64, isize)>>) {
+fn split(input: &Multiset<Event>) -> (Multiset<Order>, Products) {
     let mut orders = Multiset::new();
-    let mut products: BTreeMap<i64, Vec<(i64, isize)>> = BTreeMap::new();
+    let mut products = Products::new();
     for (e, n) in input {
         if is_product(e) {
             let (id, value) = product(*e);
@@ -96,7 +102,7 @@ fn enrich_upserted_oracle(input: &Multiset<Event>) -> Multiset<(Order, Option<i6
     expected
 }
 
-fn join(c: Collection<'_, Event>) -> Collection<'_, (i64, ((i64, i64), i64))> {
+fn join(c: Collection<'_, Event>) -> Collection<'_, Joined> {
     let products = c.clone().filter(is_product).map(product).arrange_by_key();
     c.filter(|e| !is_product(e))
         .map(order)
@@ -104,7 +110,7 @@ fn join(c: Collection<'_, Event>) -> Collection<'_, (i64, ((i64, i64), i64))> {
         .join_projections(&products)
 }
 
-fn join_oracle(input: &Multiset<Event>) -> Multiset<(i64, ((i64, i64), i64))> {
+fn join_oracle(input: &Multiset<Event>) -> Multiset<Joined> {
     let (orders, products) = split(input);
     let mut expected = Multiset::new();
     for (o, m) in orders {
