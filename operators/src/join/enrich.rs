@@ -36,8 +36,8 @@ pub trait EnrichWith<'scope, O> {
     /// use tributary_operators::{EnrichWith, Table};
     ///
     /// timely::example(|scope| {
-    ///     // (product_id, name)
-    ///     let products = scope.new_collection_from(vec![(1u32, "lamp"), (2, "desk")]).1;
+    ///     // (product_id, price in cents)
+    ///     let products = scope.new_collection_from(vec![(1u32, 4_500i64), (2, 19_900)]).1;
     ///     let products = Table::new(products.arrange_by_key()); // arranged once
     ///
     ///     // (order_id, product_id): order 12 names a product that does not exist (yet)
@@ -46,9 +46,9 @@ pub trait EnrichWith<'scope, O> {
     ///     let returns = scope.new_collection_from(vec![(70u64, 2u32)]).1;
     ///
     ///     orders.enrich_with(&products, |(_, product)| *product)
-    ///         .inspect(|x| println!("{x:?}")); // ((10, 1), Some("lamp")), ((11, 2), Some("desk")), ((12, 9), None)
+    ///         .inspect(|x| println!("{x:?}")); // ((10, 1), Some(4500)), ((11, 2), Some(19900)), ((12, 9), None)
     ///     returns.enrich_with(&products, |(_, product)| *product)
-    ///         .inspect(|x| println!("{x:?}")); // ((70, 2), Some("desk"))
+    ///         .inspect(|x| println!("{x:?}")); // ((70, 2), Some(19900))
     /// });
     /// ```
     fn enrich_with<K, V, L>(self, table: &Table<'scope, K, V>, key: L) -> Collection<'scope, (O, Option<V>)>

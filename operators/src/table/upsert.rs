@@ -53,6 +53,7 @@ pub trait Upsert<'scope, K, V> {
     ///         (2, (10, Some("spam"))),
     ///         (2, (40, None)),           // tombstone: key 2 is deleted
     ///     ];
+    ///     let changes: Vec<_> = changes.into_iter().map(|(k, (ts, v))| (k, (ts, v.map(String::from)))).collect();
     ///     scope.new_collection_from(changes).1
     ///         .upsert()
     ///         .inspect(|x| println!("{x:?}")); // (1, "published")
