@@ -17,8 +17,8 @@
 //! | `top_n` | [`TopN`] | as `latest_n_per_key`, one key; all but the last stage spread over workers |
 //! | `upsert` | [`Upsert`] | as `last_per_key`; keeps every version (`table/`) |
 //! | `count_distinct_per_key` | [`CountDistinctPerKey`] | O(1): `distinct`, then the count in the difference |
-//! | `enrich_with` | [`EnrichWith`] | stream ⋈ shared [`Table`], left outer: one lookup per update (`join/`) |
-//! | `join_projections` | [`JoinProjections`] | projection ⋈ shared arrangement, inner: one lookup per update |
+//! | `enrich_with` | [`EnrichWith`] | stream ⋈ shared [`Table`], left outer: one lookup per update plus a row per match (`join/`) |
+//! | `join_projections` | [`JoinProjections`] | projection ⋈ shared arrangement, inner: one lookup per update plus a row per match |
 //!
 //! Sums are exact: values are converted once to fixed point ([`ExactSum`], 10⁻⁹ units) and
 //! added as integers, so the result does not depend on arrival order or on how updates are

@@ -34,7 +34,7 @@ pub trait LatestNPerKey<'scope, K, S, V> {
     ///     let posts = vec![(1u32, (30i64, 7u64)), (1, (10, 8)), (1, (20, 9)), (2, (5, 1))];
     ///     scope.new_collection_from(posts).1
     ///         .latest_n_per_key(2)
-    ///         .inspect(|x| println!("{x:?}")); // (1, (30, 7)), (1, (20, 9)), (2, (5, 1))
+    ///         .inspect(|(row, _, _)| assert!([(1, (30, 7)), (1, (20, 9)), (2, (5, 1))].contains(row)));
     /// });
     /// ```
     fn latest_n_per_key(self, n: usize) -> Collection<'scope, (K, (S, V))>;

@@ -28,7 +28,7 @@ pub trait TopN<'scope, S, V> {
     ///     // (posted_at, post_id)
     ///     scope.new_collection_from(vec![(10i64, 1u64), (30, 2), (20, 3), (30, 4)]).1
     ///         .top_n(3)
-    ///         .inspect(|x| println!("{x:?}")); // (30, 4), (30, 2), (20, 3)
+    ///         .inspect(|(row, _, _)| assert!([(30, 4), (30, 2), (20, 3)].contains(row)));
     /// });
     /// ```
     fn top_n(self, n: usize) -> Collection<'scope, (S, V)>;

@@ -10,7 +10,10 @@
 //!
 //! The outer part is `stream − (stream ⋈ present keys)`, tagged `None`. It uses the table's
 //! distinct-key index rather than counting matches, so a key with several values still
-//! yields exactly one `None` row when it disappears, and retractions cancel exactly.
+//! yields exactly one `None` row when it disappears, and retractions cancel exactly. Within
+//! one epoch the output may carry a `(row, None)` insertion and its retraction as separate
+//! updates; they cancel in any arrangement or projection downstream (`consolidate()` merges
+//! them if a consumer reads raw updates).
 //!
 //! Cost per update: a stream row is arranged once here (state: the stream's rows, needed to
 //! re-enrich them when the table changes) and looked up in the table's two indexes; a table
@@ -46,9 +49,13 @@ pub trait EnrichWith<'scope, O> {
     ///     let returns = scope.new_collection_from(vec![(70u64, 2u32)]).1;
     ///
     ///     orders.enrich_with(&products, |(_, product)| *product)
-    ///         .inspect(|x| println!("{x:?}")); // ((10, 1), Some(4500)), ((11, 2), Some(19900)), ((12, 9), None)
+    ///         .consolidate() // the outer part may carry cancelling `None` updates
+    ///         .inspect(|(row, _, _)| {
+    ///             assert!([((10, 1), Some(4_500)), ((11, 2), Some(19_900)), ((12, 9), None)].contains(row))
+    ///         });
     ///     returns.enrich_with(&products, |(_, product)| *product)
-    ///         .inspect(|x| println!("{x:?}")); // ((70, 2), Some(19900))
+    ///         .consolidate()
+    ///         .inspect(|(row, _, _)| assert_eq!(row, &((70, 2), Some(19_900))));
     /// });
     /// ```
     fn enrich_with<K, V, L>(self, table: &Table<'scope, K, V>, key: L) -> Collection<'scope, (O, Option<V>)>

@@ -29,7 +29,7 @@ pub trait JoinProjections<'scope, K: ExchangeData + Hash, A> {
     ///     let stock = scope.new_collection_from(vec![(1u32, 40i64), (3, 2)]).1;
     ///     let stock = Table::new(stock.arrange_by_key());
     ///     sold.join_projections(stock.values())
-    ///         .inspect(|x| println!("{x:?}")); // (1, (5, 40))
+    ///         .inspect(|(row, _, _)| assert_eq!(row, &(1, (5, 40))));
     /// });
     /// ```
     fn join_projections<B>(self, other: &TableArrangement<'scope, K, B>) -> Collection<'scope, (K, (A, B))>

@@ -56,7 +56,7 @@ pub trait Upsert<'scope, K, V> {
     ///     let changes: Vec<_> = changes.into_iter().map(|(k, (ts, v))| (k, (ts, v.map(String::from)))).collect();
     ///     scope.new_collection_from(changes).1
     ///         .upsert()
-    ///         .inspect(|x| println!("{x:?}")); // (1, "published")
+    ///         .inspect(|(row, _, _)| assert_eq!(row, &(1, "published".to_string())));
     /// });
     /// ```
     fn upsert(self) -> Collection<'scope, (K, V)>;
