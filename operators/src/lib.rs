@@ -15,6 +15,12 @@
 //! | `stats_per_key` | [`StatsPerKey`] | all of the above in one row per key |
 //! | `anomaly_scores` | [`AnomalyScores`] | custom operator; per key and epoch O(m log m) for the m readings at or after the earliest changed event time, plus the scorer per reading: in order O(1), k places late O(k) |
 //! | `trigger`, `triggers` | [`Triggers`] | per update: a predicate and event-time call per rule, one hash lookup per changed key; only transitions reach the one governing worker |
+//! | `latest_n_per_key` | [`LatestNPerKey`] | ≤ 5 reduces over ≤ 16·N items: hierarchical top-N (`feed/`) |
+//! | `top_n` | [`TopN`] | as `latest_n_per_key`, one key; all but the last stage spread over workers |
+//! | `upsert` | [`Upsert`] | as `last_per_key`; keeps every version (`table/`) |
+//! | `count_distinct_per_key` | [`CountDistinctPerKey`] | O(1): `distinct`, then the count in the difference |
+//! | `enrich_with` | [`EnrichWith`] | stream ⋈ shared [`Table`], left outer: one lookup per update plus a row per match (`join/`) |
+//! | `join_projections` | [`JoinProjections`] | projection ⋈ shared arrangement, inner: one lookup per update plus a row per match |
 //!
 //! Sums are exact: values are converted once to fixed point ([`ExactSum`], 10⁻⁹ units) and
 //! added as integers, so the result does not depend on arrival order or on how updates are
@@ -36,23 +42,31 @@
 //! predicate over its rows, and entering or leaving the set of `(rule, key)` where it holds
 //! emits FIRING / RESOLVED [`ActionEvent`]s, deduplicated and rate limited on event time by a
 //! [`TriggerPolicy`].
+//!
+//! Feeds (top-N) use the same idea with N survivors per bucket. Joins read a [`Table`]:
+//! one arrangement of the table side, shared by every join against it.
 #![deny(missing_docs)]
 
 mod aggregate;
 mod avg;
 mod count;
 mod extremum;
+mod feed;
+mod join;
 mod last;
 mod max;
 mod min;
 mod score;
 mod stats;
 mod sum;
+mod table;
 mod trigger;
 
 pub use aggregate::{Aggregate, AggregatePerKey, ExactSum, Summand};
 pub use avg::AvgPerKey;
 pub use count::CountPerKey;
+pub use feed::{LatestNPerKey, TopN};
+pub use join::{EnrichWith, JoinProjections, KeyArrangement, Table, TableArrangement};
 pub use last::LastPerKey;
 pub use max::MaxPerKey;
 pub use min::MinPerKey;
@@ -63,6 +77,7 @@ pub use score::scorer::{ScoreParts, Scorer};
 pub use score::zscore::{Welford, ZScore};
 pub use stats::{KeyStats, StatsPerKey};
 pub use sum::SumPerKey;
+pub use table::{CountDistinctPerKey, Upsert};
 pub use trigger::{
     ActionEvent, ActionState, AlertRow, Severity, TriggerOutputs, TriggerPolicy, TriggerRule, TriggerStats, Triggers,
 };

@@ -6,6 +6,9 @@ mod oracle;
 
 mod aggregates;
 mod extremes;
+mod feeds;
+mod joins;
 mod scores;
 mod stats;
+mod tables;
 mod triggers;

@@ -10,6 +10,8 @@ use differential_dataflow::input::Input;
 use proptest::prelude::*;
 use tributary_engine::Collection;
 
+pub mod workers;
+
 /// A multiset: record → multiplicity (non-zero entries only).
 pub type Multiset<D> = BTreeMap<D, isize>;
 
@@ -57,7 +59,7 @@ where
     })
 }
 
-fn add<D: Ord>(set: &mut Multiset<D>, record: D, diff: isize) {
+pub fn add<D: Ord>(set: &mut Multiset<D>, record: D, diff: isize) {
     let entry = set.entry(record).or_insert(0);
     *entry += diff;
     if *entry == 0 {
