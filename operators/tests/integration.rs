@@ -6,4 +6,6 @@ mod oracle;
 
 mod aggregates;
 mod extremes;
+mod lateness;
 mod stats;
+mod windows;
