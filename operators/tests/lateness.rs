@@ -13,7 +13,7 @@ use tributary_engine::Collection;
 use tributary_operators::{LatePolicy, LatenessPolicy, SessionWindows, SplitLate};
 
 use crate::oracle::{Event, Multiset, keyed_events, outputs_by_epoch};
-use crate::windows::{GAP, session_oracle};
+use crate::windows::{Assigned, GAP, session_oracle};
 
 /// `(0, record, 0)` on time, `(1, record, watermark)` late, `(2, _, watermark)` the watermark.
 type Judged = (u8, Event, i64);
@@ -114,6 +114,40 @@ proptest! {
     }
 }
 
+/// Sessions over the on-time records of a dead-lettering split, released as the watermark
+/// passes them: the assignments must equal the oracle's over the on-time records.
+fn compacted_sessions(c: Collection<'_, Event>) -> Collection<'_, Assigned> {
+    let policy = LatenessPolicy {
+        allowed_lateness_ms: 3,
+        on_late: LatePolicy::DeadLetter,
+        idle_timeout_ms: None,
+    };
+    let split = c.split_late(&policy, |(_, (ts, _))| *ts);
+    split.ok.session_windows_compacted(GAP, split.watermark).windows
+}
+
+fn check_compacted(epochs: &[Vec<(Event, isize)>], outputs: &[Multiset<Assigned>]) -> Result<(), TestCaseError> {
+    for (judged, output) in oracle(epochs, 3, true).iter().zip(outputs) {
+        let on_time: Multiset<Event> = judged
+            .iter()
+            .filter(|((tag, _, _), _)| *tag == 0)
+            .map(|((_, event, _), n)| (*event, *n))
+            .collect();
+        prop_assert_eq!(output, &session_oracle(&on_time));
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn compacted_sessions_match_oracle_over_on_time_records(epochs in keyed_events(), workers in 1usize..3) {
+        let outputs = outputs_by_epoch(workers, epochs.clone(), compacted_sessions);
+        check_compacted(&epochs, &outputs)?;
+    }
+}
+
 /// Runs a dead-lettering split with `idle_timeout_ms` over: 1,000 at epoch 0, three empty
 /// epochs 40 ms apart, then 1,010 at epoch 4; returns the late records and the final watermark.
 fn idle_run(idle_timeout_ms: Option<i64>) -> (Vec<Event>, Option<i64>) {
@@ -177,7 +211,7 @@ fn buffers_are_released_and_closed_sessions_compacted() {
             on_late: LatePolicy::DeadLetter,
             ..LatenessPolicy::default()
         };
-        let sessions: Rc<RefCell<Multiset<((u8, tributary_operators::Window), (i64, i64))>>> = Rc::default();
+        let sessions: Rc<RefCell<Multiset<Assigned>>> = Rc::default();
         let late: Rc<RefCell<Vec<Event>>> = Rc::default();
         let (session_sink, late_sink) = (sessions.clone(), late.clone());
         let (mut input, probe, split_state, session_state) = worker.dataflow::<u64, _, _>(|scope| {

@@ -11,6 +11,9 @@ use crate::oracle::{Event, Multiset, check_every_epoch, groups, keyed_events, ou
 
 pub const GAP: i64 = 5;
 
+/// An event with its session: `((key, window), (ts, value))`.
+pub type Assigned = ((u8, Window), (i64, i64));
+
 /// Random keyed events with event times shifted to -25..25, so some precede the Unix epoch.
 fn shifted_events() -> impl Strategy<Value = Vec<Vec<(Event, isize)>>> {
     keyed_events().prop_map(|epochs| {
@@ -48,13 +51,13 @@ fn hopping_aggregates(c: Collection<'_, Event>) -> Collection<'_, ((u8, Window),
         .aggregate_per_key()
 }
 
-fn sessions(c: Collection<'_, Event>) -> Collection<'_, ((u8, Window), (i64, i64))> {
+fn sessions(c: Collection<'_, Event>) -> Collection<'_, Assigned> {
     c.session_windows(GAP)
 }
 
 /// Every present event with its session: the key's events sorted by time, split where
 /// consecutive times are `GAP` or more apart; the window is `[first, last + GAP)`.
-pub fn session_oracle(input: &Multiset<Event>) -> Multiset<((u8, Window), (i64, i64))> {
+pub fn session_oracle(input: &Multiset<Event>) -> Multiset<Assigned> {
     let mut out = BTreeMap::new();
     for (key, mut events) in groups(input) {
         events.sort();

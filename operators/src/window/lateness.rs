@@ -44,13 +44,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use differential_dataflow::{AsCollection, Data};
 use serde::{Deserialize, Serialize};
 use timely::dataflow::channels::pact::Pipeline;
-use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::operator::{Operator, empty};
 use timely::dataflow::operators::vec::Broadcast;
 use tributary_engine::{Collection, Epoch, EventTime};
 
-use super::session::bound;
-use super::state::StateSize;
+use super::state::{Pending, StateSize, bound};
 
 /// What happens to a record behind the watermark.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -164,7 +162,7 @@ impl<'scope, D: Data> SplitLate<'scope, D> for Collection<'scope, D> {
         let state_gauge = state.clone();
         let split = judged
             .binary_frontier(progress, Pipeline, Pipeline, "SplitLate", move |cap, _| {
-                let mut pending: BTreeMap<Epoch, (Capability<Epoch>, Vec<(D, isize)>)> = BTreeMap::new();
+                let mut pending: Pending<(D, isize)> = BTreeMap::new();
                 let mut maxima: BTreeMap<Epoch, Vec<Progress>> = BTreeMap::new();
                 // Worker 0 alone publishes the watermark, at the first undecided epoch.
                 let mut mark_cap = (worker == 0).then_some(cap);

@@ -20,10 +20,24 @@
 //!
 //! Differential dataflow keeps every window's result correct under any arrival order: a late
 //! record simply updates its window's result at the epoch where it arrives. Closing windows is
-//! therefore a *policy* ([`LatePolicy::DeadLetter`]), not a requirement for correctness, and
-//! the state it releases is what the watermark proves unreachable: the lateness operator keeps
-//! only undecided epochs, and [`SessionWindows::session_windows_compacted`] drops every
-//! session the watermark has passed by more than the gap.
+//! therefore a *policy* ([`LatePolicy::DeadLetter`]), not a requirement for correctness.
+//!
+//! # State, and what the watermark releases
+//!
+//! * `split_late` keeps, per worker, the records of epochs not yet judged and the broadcast
+//!   maxima not yet folded into the running maximum: both are released as soon as an epoch is
+//!   decided, so between epochs it holds nothing but one maximum.
+//! * `session_windows` keeps every present event of every key (event time → multiset of
+//!   values). Under `DeadLetter`, [`SessionWindows::session_windows_compacted`] releases each
+//!   session whose end (`last event + gap`) is at or behind the watermark: no record that gets
+//!   past the lateness split can reach it any more. The emitted assignments stay.
+//! * `windowed` keeps nothing; the per-`(key, window)` state lives in the keyed operator
+//!   downstream. For the difference-carried aggregates (`count_per_key`, `aggregate_per_key`)
+//!   that is one consolidated row per key and window, whatever the number of records; the
+//!   hierarchical ones (`min`, `max`, `last`, `stats`) keep the window's values. Those rows
+//!   are results, not buffers, so nothing drops them when the watermark passes their window:
+//!   a projection still answers for closed windows. Retiring old windows from a projection is
+//!   a retention decision left to the projection.
 
 mod assign;
 mod lateness;

@@ -35,14 +35,12 @@ use std::ops::Bound;
 use differential_dataflow::hashable::Hashable;
 use differential_dataflow::{AsCollection, ExchangeData};
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
-use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::operator::{Operator, empty};
 use timely::dataflow::operators::vec::Broadcast;
-use timely::progress::frontier::MutableAntichain;
 use tributary_engine::{Collection, Epoch, EventTime};
 
 use super::spec::Window;
-use super::state::StateSize;
+use super::state::{Pending, StateSize, bound};
 
 /// Assigns keyed, event-timed records to their key's sessions.
 pub trait SessionWindows<'scope, K, V> {
@@ -149,7 +147,7 @@ where
     input
         .inner
         .binary_frontier(watermarks, by_key, Pipeline, "SessionWindows", move |_, _| {
-            let mut pending: BTreeMap<Epoch, (Capability<Epoch>, Vec<(K, EventTime, V, isize)>)> = BTreeMap::new();
+            let mut pending: Pending<(K, EventTime, V, isize)> = BTreeMap::new();
             let mut marks: BTreeMap<Epoch, Vec<(EventTime, isize)>> = BTreeMap::new();
             let mut watermark = Accumulated::default();
             let mut keys: HashMap<K, KeyEvents<V>> = HashMap::new();
@@ -172,11 +170,10 @@ where
                 let done_marks = bound(marks_frontier);
                 while let Some(entry) = pending.first_entry() {
                     let epoch = *entry.key();
-                    if epoch >= done_records || epoch >= done_marks {
+                    if epoch >= done_records {
                         break;
                     }
                     let (cap, mut updates) = entry.remove();
-                    watermark.fold_through(&mut marks, epoch);
                     updates.sort_unstable_by(|a, b| a.0.cmp(&b.0));
                     let mut session = output.session(&cap);
                     for group in updates.chunk_by(|a, b| a.0 == b.0) {
@@ -201,6 +198,7 @@ where
                 }
                 // The watermark of epoch `t` bounds the event times of every record at `t` or
                 // later, so it may compact as soon as all records before `t` are processed.
+                // Records never wait for it: it only decides what may be released.
                 if done_marks > 0 {
                     watermark.fold_through(&mut marks, (done_marks - 1).min(done_records));
                 }
@@ -239,11 +237,6 @@ fn reindex<K: Ord + Clone>(
     if let Some(new) = new {
         index.insert((new, key.clone()));
     }
-}
-
-/// The first epoch not yet complete at a frontier (`Epoch::MAX` once the input is closed).
-pub(crate) fn bound(frontier: &MutableAntichain<Epoch>) -> Epoch {
-    frontier.frontier().first().copied().unwrap_or(Epoch::MAX)
 }
 
 /// The watermark as accumulated from its collection's updates.
