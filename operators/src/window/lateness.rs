@@ -72,8 +72,9 @@ pub struct LatenessPolicy {
     /// What happens to late records. Default [`LatePolicy::Correct`].
     pub on_late: LatePolicy,
     /// After this much wall-clock time without a new maximum, event time is assumed to advance
-    /// with the wall clock (see the module docs). Default `None`: the watermark only moves
-    /// with the records, and decisions are independent of the wall clock.
+    /// with the wall clock (see the module docs; negative values count as 0). Default `None`:
+    /// the watermark only moves with the records, and decisions are independent of the wall
+    /// clock.
     pub idle_timeout_ms: Option<i64>,
 }
 
@@ -311,7 +312,7 @@ impl EventClock {
     fn new(policy: &LatenessPolicy) -> Self {
         Self {
             allowed_lateness_ms: policy.allowed_lateness_ms.max(0),
-            idle_timeout_ms: policy.idle_timeout_ms,
+            idle_timeout_ms: policy.idle_timeout_ms.map(|t| t.max(0)),
             base: None,
             raised_at: None,
             now: None,
