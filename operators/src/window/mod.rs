@@ -40,6 +40,7 @@
 //!   a retention decision left to the projection.
 
 mod assign;
+mod key_sessions;
 mod lateness;
 mod session;
 mod spec;
