@@ -64,8 +64,8 @@ use crate::ingest::TypedEndpoint;
 use crate::live::attach_projection_sink;
 use crate::record::{JsonDecoder, derive_arrow_fields};
 use crate::runtime::{DrivenInput, InputDriver, Services};
-use crate::source::{Source, WorkerInfo};
-use crate::time::Epoch;
+use crate::source::{DeadLetter, RejectKind, Source, SourcePosition, WorkerInfo};
+use crate::time::{Epoch, EventTime};
 
 /// A differential collection in a Tributary dataflow: records of type `D`, epochs as time.
 pub type Collection<'scope, D, R = isize> = VecCollection<'scope, Epoch, D, R>;
@@ -197,6 +197,45 @@ impl<'scope> Pipeline<'scope> {
         let keyed = rows.map(move |p| (key(&p), p)).probe_with(&self.probe);
         attach_projection_sink(keyed, table, self.services.catalog.clone(), self.worker.index);
         Ok(())
+    }
+
+    /// Writes every update of `late` to the dead-letter queue as kind `late`, for `stream`.
+    ///
+    /// `late` holds `(record, watermark)` pairs, as split off by a lateness operator (see
+    /// `tributary_operators::SplitLate`); `event_time` reads the record's event time for the
+    /// reason, "event time X ms is Y ms behind the watermark Z". The raw bytes are the record
+    /// as JSON; the position is [`SourcePosition::Dataflow`] with the epoch of the judgement.
+    /// A late retraction (negative difference) is written too, its reason prefixed with
+    /// "retraction: ", once per unit of difference.
+    ///
+    /// Each letter counts once in the stream's `late` counter, not in `dead_lettered`: the
+    /// record was already received and accepted, so `received = accepted + dead_lettered`
+    /// keeps holding and `accepted − late` is what the projections applied.
+    pub fn dead_letter_late<T, F>(&mut self, stream: &str, late: Collection<'scope, (T, EventTime)>, event_time: F)
+    where
+        T: Serialize + Clone + 'static,
+        F: Fn(&T) -> EventTime + 'static,
+    {
+        let counters = self.services.counters.stream(stream);
+        let dead_letters = self.services.dead_letters.clone();
+        let stream = stream.to_string();
+        late.inspect(move |((record, watermark), epoch, diff)| {
+            let ts = event_time(record);
+            let behind = i128::from(*watermark) - i128::from(ts);
+            let reason = format!("event time {ts} ms is {behind} ms behind the watermark {watermark}");
+            let reason = if *diff < 0 {
+                format!("retraction: {reason}")
+            } else {
+                reason
+            };
+            let raw = serde_json::to_vec(record).unwrap_or_else(|e| format!("unserialisable record: {e}").into_bytes());
+            for _ in 0..diff.unsigned_abs() {
+                let position = SourcePosition::Dataflow { epoch: *epoch };
+                let letter = DeadLetter::new(&stream, position, RejectKind::Late, reason.clone(), &raw);
+                dead_letters.reject_late(&counters, letter);
+            }
+        })
+        .probe_with(&self.probe);
     }
 
     fn claim(&mut self, kind: &'static str, name: &str) -> Result<(), EngineError> {

@@ -195,3 +195,81 @@ fn ingest_tickets_are_reached_with_the_records_applied_and_closed_streams_refuse
     assert!(matches!(endpoint.ingest(b"{\"key\": 3}"), Err(IngestError::Closed(_))));
     Ok(())
 }
+
+/// Ten events per worker, keys 0..10, in one poll.
+struct Ten;
+
+impl Source<Event> for Ten {
+    fn describe(&self) -> String {
+        "ten".into()
+    }
+    fn open(&self, _: WorkerInfo) -> Result<Box<dyn SourceReader<Event>>, EngineError> {
+        Ok(Box::new(TenReader(true)))
+    }
+}
+
+struct TenReader(bool);
+
+impl SourceReader<Event> for TenReader {
+    fn poll(&mut self, out: &mut SourceOutput<'_, Event>, _budget: usize) -> SourceStatus {
+        if std::mem::take(&mut self.0) {
+            (0..10).for_each(|key| out.give(Event { key }));
+        }
+        SourceStatus::Finished
+    }
+}
+
+#[test]
+fn late_records_are_dead_lettered_and_counted_apart() -> anyhow::Result<()> {
+    let run = Runtime::start(RuntimeConfig::with_workers(2), |p| {
+        // Stand-in for a lateness operator: keys (as event times) below 3 are "behind the
+        // watermark 3"; a retraction of key 0 is late too.
+        let events = p.source("ten", &Ten)?;
+        let late = events
+            .clone()
+            .filter(|e| e.key < 3)
+            .concat(events.filter(|e| e.key == 0).negate())
+            .map(|e| (e, 3i64));
+        p.dead_letter_late("ten", late, |e: &Event| e.key);
+        Ok(())
+    })?;
+    let dead_letters = run.dead_letters();
+    let counters = run.counters();
+    run.join()?;
+    let snap = counters.snapshot()["ten"];
+    assert_eq!((snap.received, snap.accepted, snap.dead_lettered), (20, 20, 0));
+    assert_eq!(snap.late, 8, "keys 0, 1, 2 and the retraction of 0, on two workers");
+    let mut reasons: Vec<(String, String)> = dead_letters
+        .recent()
+        .into_iter()
+        .map(|l| {
+            assert_eq!(l.kind, RejectKind::Late);
+            assert!(matches!(l.position, SourcePosition::Dataflow { .. }));
+            (String::from_utf8_lossy(&l.raw).into_owned(), l.reason)
+        })
+        .collect();
+    reasons.sort();
+    reasons.dedup();
+    assert_eq!(
+        reasons,
+        [
+            (
+                "{\"key\":0}".to_string(),
+                "event time 0 ms is 3 ms behind the watermark 3".to_string()
+            ),
+            (
+                "{\"key\":0}".to_string(),
+                "retraction: event time 0 ms is 3 ms behind the watermark 3".to_string()
+            ),
+            (
+                "{\"key\":1}".to_string(),
+                "event time 1 ms is 2 ms behind the watermark 3".to_string()
+            ),
+            (
+                "{\"key\":2}".to_string(),
+                "event time 2 ms is 1 ms behind the watermark 3".to_string()
+            ),
+        ]
+    );
+    Ok(())
+}

@@ -21,6 +21,9 @@
 //! | `count_distinct_per_key` | [`CountDistinctPerKey`] | O(1): `distinct`, then the count in the difference |
 //! | `enrich_with` | [`EnrichWith`] | stream ⋈ shared [`Table`], left outer: one lookup per update plus a row per match (`join/`) |
 //! | `join_projections` | [`JoinProjections`] | projection ⋈ shared arrangement, inner: one lookup per update plus a row per match |
+//! | `windowed` | [`Windowed`] | O(size / slide): a `flat_map` into each tumbling or hopping [`Window`] |
+//! | `session_windows` | [`SessionWindows`] | O((u + s) log n) per changed key and epoch: re-assigns only the affected sessions |
+//! | `split_late` | [`SplitLate`] | O(1) per update plus one broadcast maximum per batch: watermark and late records ([`LatenessPolicy`]) |
 //!
 //! Sums are exact: values are converted once to fixed point ([`ExactSum`], 10⁻⁹ units) and
 //! added as integers, so the result does not depend on arrival order or on how updates are
@@ -45,6 +48,11 @@
 //!
 //! Feeds (top-N) use the same idea with N survivors per bucket. Joins read a [`Table`]:
 //! one arrangement of the table side, shared by every join against it.
+//!
+//! Windows (module `window`) re-key `(key, (event_time, value))` records by
+//! `(key, window)`, so every keyed operator above computes per key and window; lateness
+//! splits a stream by its watermark into on-time records, late records (as data, to be
+//! dead-lettered) and the watermark itself.
 #![deny(missing_docs)]
 
 mod aggregate;
@@ -61,6 +69,7 @@ mod stats;
 mod sum;
 mod table;
 mod trigger;
+mod window;
 
 pub use aggregate::{Aggregate, AggregatePerKey, ExactSum, Summand};
 pub use avg::AvgPerKey;
@@ -80,6 +89,10 @@ pub use sum::SumPerKey;
 pub use table::{CountDistinctPerKey, Upsert};
 pub use trigger::{
     ActionEvent, ActionState, AlertRow, Severity, TriggerOutputs, TriggerPolicy, TriggerRule, TriggerStats, Triggers,
+};
+pub use window::{
+    CompactedSessions, LatePolicy, LateSplit, LatenessPolicy, SessionWindows, SplitLate, StateSize, Window,
+    WindowError, WindowSpec, Windowed, Windows,
 };
 
 /// Re-exported: floats that can be differential data (they must be `Ord`).

@@ -6,6 +6,8 @@
 //! stream from `tributary-connectors`, Parquet once history lands) and keeps the most recent
 //! ones in memory for `system.dlq`. Counting happens where the rejection happens, through
 //! [`DeadLetterQueue::reject`], so `received = accepted + dead_lettered` holds per stream.
+//! Records the dataflow later finds behind the watermark were accepted already; they are
+//! dead-lettered through [`DeadLetterQueue::reject_late`] and counted as `late` instead.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -155,6 +157,15 @@ impl DeadLetterQueue {
         self.push(letter);
     }
 
+    /// Counts `letter`, an accepted record later found behind the watermark, as `late` on
+    /// `counters` and stores it. It was already counted as received and accepted, so
+    /// `received = accepted + dead_lettered` keeps holding; `late` counts the subset of
+    /// accepted records that no projection applied.
+    pub fn reject_late(&self, counters: &StreamCounters, letter: DeadLetter) {
+        counters.late.fetch_add(1, Ordering::Relaxed);
+        self.push(letter);
+    }
+
     fn push(&self, letter: DeadLetter) {
         tracing::debug!(stream = %letter.stream, position = %letter.position, reason = %letter.reason, "dead-lettered");
         if let Some(sink) = &self.sink
@@ -238,6 +249,20 @@ mod tests {
             ]
         );
         assert_eq!(dlq.write_errors(), 3);
+    }
+
+    #[test]
+    fn late_letters_count_apart_from_rejections() {
+        let counters = StreamCounters::default();
+        let dlq = DeadLetterQueue::in_memory(10);
+        let position = SourcePosition::Dataflow { epoch: 3 };
+        dlq.reject_late(
+            &counters,
+            DeadLetter::new("s", position, RejectKind::Late, "late".into(), b"{}"),
+        );
+        let snap = counters.snapshot();
+        assert_eq!((snap.received, snap.dead_lettered, snap.late), (0, 0, 1));
+        assert_eq!(dlq.recent()[0].position.to_string(), "dataflow:epoch 3");
     }
 
     #[test]

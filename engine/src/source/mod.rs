@@ -117,6 +117,9 @@ pub struct StreamCounters {
     pub accepted: AtomicU64,
     /// Records sent to the dead-letter queue.
     pub dead_lettered: AtomicU64,
+    /// Accepted records that the dataflow later found behind the watermark and dead-lettered
+    /// as `late` (a subset of `accepted`, so `received = accepted + dead_lettered` still holds).
+    pub late: AtomicU64,
 }
 
 /// A point-in-time copy of [`StreamCounters`].
@@ -128,6 +131,8 @@ pub struct CounterSnapshot {
     pub accepted: u64,
     /// Records sent to the dead-letter queue.
     pub dead_lettered: u64,
+    /// Accepted records later dead-lettered as late (a subset of `accepted`).
+    pub late: u64,
 }
 
 impl StreamCounters {
@@ -137,6 +142,7 @@ impl StreamCounters {
             received: self.received.load(Ordering::Relaxed),
             accepted: self.accepted.load(Ordering::Relaxed),
             dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
+            late: self.late.load(Ordering::Relaxed),
         }
     }
 }

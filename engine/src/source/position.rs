@@ -44,6 +44,12 @@ pub enum SourcePosition {
         /// 0-based row number.
         row: u64,
     },
+    /// A record judged inside the dataflow (a late record): the source position is no longer
+    /// known there, only the epoch in which it was judged.
+    Dataflow {
+        /// The epoch (logical time) of the judgement.
+        epoch: u64,
+    },
 }
 
 impl SourcePosition {
@@ -55,6 +61,7 @@ impl SourcePosition {
             Self::Http { .. } => "http",
             Self::Generator { .. } => "generator",
             Self::File { .. } => "file",
+            Self::Dataflow { .. } => "dataflow",
         }
     }
 }
@@ -71,6 +78,7 @@ impl fmt::Display for SourcePosition {
             Self::Http { request, line } => write!(f, "http:request {request} line {line}"),
             Self::Generator { index } => write!(f, "generator:{index}"),
             Self::File { path, row } => write!(f, "file:{path}#{row}"),
+            Self::Dataflow { epoch } => write!(f, "dataflow:epoch {epoch}"),
         }
     }
 }

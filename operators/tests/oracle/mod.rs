@@ -104,3 +104,52 @@ pub fn groups(input: &Multiset<Event>) -> BTreeMap<u8, Vec<(i64, i64)>> {
 pub fn set_of<O: Ord>(records: impl IntoIterator<Item = O>) -> Multiset<O> {
     records.into_iter().map(|r| (r, 1)).collect()
 }
+
+/// Runs `build` on `workers` workers over `epochs` of updates — worker `i` inserts the updates
+/// whose position in their epoch is `i` modulo `workers` — stepping until each epoch is done,
+/// and returns the accumulated output at every epoch (`result[e]` holds every output update at
+/// a time `<= e`). Unlike [`check_every_epoch`] it allows output at times after the latest
+/// input (e.g. a watermark for the next epoch), and it exercises the exchange.
+pub fn outputs_by_epoch<D, O>(workers: usize, epochs: Vec<Vec<(D, isize)>>, build: Build<D, O>) -> Vec<Multiset<O>>
+where
+    D: ExchangeData + Sync,
+    O: ExchangeData,
+{
+    let captured: std::sync::Arc<std::sync::Mutex<Vec<(O, u64, isize)>>> = Default::default();
+    let sink = captured.clone();
+    let rounds = epochs.len();
+    let guards = timely::execute(timely::Config::process(workers), move |worker| {
+        let sink = sink.clone();
+        let (mut input, probe) = worker.dataflow::<u64, _, _>(|scope| {
+            let (input, collection) = scope.new_collection::<D, isize>();
+            let (probe, _) = build(collection)
+                .inspect(move |update| sink.lock().expect("not poisoned").push(update.clone()))
+                .probe();
+            (input, probe)
+        });
+        let (index, peers) = (worker.index(), worker.peers());
+        for (epoch, updates) in epochs.iter().enumerate() {
+            for (record, diff) in updates.iter().skip(index).step_by(peers) {
+                input.update(record.clone(), *diff);
+            }
+            input.advance_to(epoch as u64 + 1);
+            input.flush();
+            worker.step_while(|| probe.less_than(input.time()));
+        }
+    });
+    for result in guards.expect("timely starts").join() {
+        result.expect("worker runs");
+    }
+    let updates = captured.lock().expect("not poisoned").clone();
+    (0..rounds)
+        .map(|epoch| {
+            let mut set = BTreeMap::new();
+            for (record, time, diff) in &updates {
+                if *time <= epoch as u64 {
+                    add(&mut set, record.clone(), *diff);
+                }
+            }
+            set
+        })
+        .collect()
+}
