@@ -3,6 +3,7 @@
 
 mod common;
 
+mod anomaly;
 mod demo_cli;
 mod http_api;
 mod http_ingest;

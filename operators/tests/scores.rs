@@ -120,6 +120,7 @@ fn oracle(input: &Multiset<Event>, model: Model) -> (Vec<ScoreRow<u8>>, Vec<Anom
             });
         }
         let anomalies = key_rows.iter().filter(|r| r.is_anomaly).count() as u64;
+        let last_anomaly_ts = key_rows.iter().filter(|r| r.is_anomaly).map(|r| r.ts).max();
         if let Some(r) = key_rows.last() {
             states.push(AnomalyState {
                 key,
@@ -130,6 +131,7 @@ fn oracle(input: &Multiset<Event>, model: Model) -> (Vec<ScoreRow<u8>>, Vec<Anom
                 score: r.score,
                 is_anomaly: r.is_anomaly,
                 anomalies,
+                last_anomaly_ts,
             });
         }
         rows.extend(key_rows);

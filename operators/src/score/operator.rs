@@ -85,6 +85,8 @@ struct KeyState<K, S: Scorer> {
     history: History<S>,
     /// Flagged score rows currently present, with multiplicity.
     flagged: isize,
+    /// Event times of the flagged rows, with multiplicity (anomalies are rare, so small).
+    flagged_ts: BTreeMap<EventTime, isize>,
     /// The `state` row last emitted.
     emitted: Option<AnomalyState<K>>,
 }
@@ -94,13 +96,14 @@ impl<K: ExchangeData, S: Scorer> KeyState<K, S> {
         Self {
             history: History::new(scorer),
             flagged: 0,
+            flagged_ts: BTreeMap::new(),
             emitted: None,
         }
     }
 
     /// Whether the key holds nothing any more, so its bookkeeping can go.
     fn is_empty(&self) -> bool {
-        self.history.is_empty() && self.emitted.is_none() && self.flagged == 0
+        self.history.is_empty() && self.emitted.is_none() && self.flagged == 0 && self.flagged_ts.is_empty()
     }
 
     /// Applies one epoch's consolidated `updates` of `key`, appending the (consolidated)
@@ -133,11 +136,15 @@ impl<K: ExchangeData, S: Scorer> KeyState<K, S> {
             .collect();
         // A correction re-inserts most rows unchanged; only the difference leaves.
         consolidate(&mut rows);
-        self.flagged += rows
-            .iter()
-            .filter(|(row, _)| row.is_anomaly)
-            .map(|(_, diff)| *diff)
-            .sum::<isize>();
+        for (row, diff) in rows.iter().filter(|(row, _)| row.is_anomaly) {
+            self.flagged += diff;
+            let at = self.flagged_ts.entry(row.ts).or_insert(0);
+            *at += diff;
+            if *at == 0 {
+                self.flagged_ts.remove(&row.ts);
+            }
+        }
+        let last_anomaly_ts = self.flagged_ts.iter().rev().find(|(_, n)| **n > 0).map(|(ts, _)| *ts);
         score_rows.append(&mut rows);
         let latest = self.history.latest().map(|(ts, value, p)| AnomalyState {
             key: key.clone(),
@@ -148,6 +155,7 @@ impl<K: ExchangeData, S: Scorer> KeyState<K, S> {
             score: p.score,
             is_anomaly: config.is_anomaly(p.score),
             anomalies: u64::try_from(self.flagged).unwrap_or(0),
+            last_anomaly_ts,
         });
         if latest != self.emitted {
             state_rows.extend(self.emitted.take().map(|old| (old, -1)));

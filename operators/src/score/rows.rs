@@ -87,6 +87,9 @@ pub struct AnomalyState<K> {
     pub is_anomaly: bool,
     /// How many of the key's score rows are flagged (with multiplicity).
     pub anomalies: u64,
+    /// Event time of the key's latest flagged reading, if any: lets a trigger hold an alert
+    /// for a span of event time after an anomaly ("anomalous within the last minute").
+    pub last_anomaly_ts: Option<EventTime>,
 }
 
 /// Compares floats by their total order, so that `Eq` means bit-identical.
@@ -135,7 +138,11 @@ macro_rules! bitwise_data {
 }
 
 bitwise_data!(ScoreRow, [value, mean, std, score], [is_anomaly]);
-bitwise_data!(AnomalyState, [value, mean, std, score], [is_anomaly, anomalies]);
+bitwise_data!(
+    AnomalyState,
+    [value, mean, std, score],
+    [is_anomaly, anomalies, last_anomaly_ts]
+);
 
 #[cfg(test)]
 mod tests {
