@@ -3,7 +3,11 @@
 //! * `latest_100_per_user` — `latest_n_per_key(100)` over posts by 1,000 users;
 //! * `global_latest_1000` — `top_n(1000)` over all posts;
 //! * `upsert_posts` — the posts as edits of 10,000 documents (`upsert`);
-//! * `enrich_posts_with_users` — each post ⋈ its author's profile (`enrich_with`).
+//! * `enrich_posts_with_users` — each post ⋈ its author's profile (`enrich_with`);
+//! * `distinct_posters_per_bucket` — distinct users per post-id bucket of 100
+//!   (`count_distinct_per_key`);
+//! * `join_post_counts_with_profiles` — posts per user (a projection) ⋈ the users' profiles
+//!   (`join_projections`), both sides changing.
 //!
 //! Posts are fed straight into a dataflow (no source or sink) in epochs of 10,000, with
 //! posting times out of order and every tenth post deleted an epoch later, so the numbers
@@ -15,7 +19,9 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use differential_dataflow::input::Input;
 use tributary_engine::Collection;
-use tributary_operators::{EnrichWith, LatestNPerKey, Table, TopN, Upsert};
+use tributary_operators::{
+    CountDistinctPerKey, CountPerKey, EnrichWith, JoinProjections, LatestNPerKey, Table, TopN, Upsert,
+};
 
 const USERS: u64 = 1_000;
 const DOCUMENTS: u64 = 10_000;
@@ -100,6 +106,27 @@ fn enrich_posts_with_users(posts: Collection<'_, Post>) -> Collection<'_, u64> {
         .map(|((_, (_, id)), profile)| id + profile.unwrap_or_default())
 }
 
+fn distinct_posters_per_bucket(posts: Collection<'_, Post>) -> Collection<'_, u64> {
+    posts
+        .map(|(user, (_, id))| (id % 100, user))
+        .count_distinct_per_key()
+        .map(|(bucket, _)| bucket)
+}
+
+fn join_post_counts_with_profiles(posts: Collection<'_, Post>) -> Collection<'_, u64> {
+    let profiles = posts
+        .clone()
+        .map(|(user, _)| (user, user * 7))
+        .distinct()
+        .arrange_by_key();
+    let profiles = Table::new(profiles);
+    posts
+        .map(|(user, _)| (user, ()))
+        .count_per_key()
+        .join_projections(profiles.values())
+        .map(|(user, _)| user)
+}
+
 fn bench(c: &mut Criterion, name: &str, build: Build) {
     let events = events();
     let mut group = c.benchmark_group(name);
@@ -121,6 +148,8 @@ fn feeds(c: &mut Criterion) {
 fn tables(c: &mut Criterion) {
     bench(c, "upsert_posts", upsert_posts);
     bench(c, "enrich_posts_with_users", enrich_posts_with_users);
+    bench(c, "distinct_posters_per_bucket", distinct_posters_per_bucket);
+    bench(c, "join_post_counts_with_profiles", join_post_counts_with_profiles);
 }
 
 criterion_group!(benches, feeds, tables);

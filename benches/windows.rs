@@ -1,6 +1,8 @@
 //! Event-time windows over generated events, dataflow only (no runtime, no source):
 //!
 //! * `tumbling_count_per_key` — `windowed(tumbling 1 s)` then `count_per_key`, 1,000 keys;
+//! * `hopping_count_per_key` — `windowed(hopping 1 s, slide 250 ms)` then `count_per_key`
+//!   (each event lands in 4 windows), 1,000 keys;
 //! * `session_windows` — `session_windows(gap 50 ms)`, 1,000 keys.
 //!
 //! Events arrive out of order: event times jitter by up to 300 ms around an advancing clock,
@@ -60,6 +62,12 @@ fn tumbling(c: Collection<'_, (u64, (i64, u64))>, probe: &ProbeHandle<u64>) {
         .probe_with(probe);
 }
 
+fn hopping(c: Collection<'_, (u64, (i64, u64))>, probe: &ProbeHandle<u64>) {
+    c.windowed(WindowSpec::hopping(1_000, 250))
+        .count_per_key()
+        .probe_with(probe);
+}
+
 fn sessions(c: Collection<'_, (u64, (i64, u64))>, probe: &ProbeHandle<u64>) {
     c.session_windows(50).probe_with(probe);
 }
@@ -70,6 +78,7 @@ fn windows(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(events));
     group.bench_function("tumbling_count_per_key", |b| b.iter(|| run(events, tumbling)));
+    group.bench_function("hopping_count_per_key", |b| b.iter(|| run(events, hopping)));
     group.bench_function("session_windows", |b| b.iter(|| run(events, sessions)));
     group.finish();
 }
