@@ -8,3 +8,4 @@ mod demo_cli;
 mod http_api;
 mod http_ingest;
 mod iot_pipeline;
+mod subscribe;

@@ -27,12 +27,12 @@
 //! (read-your-writes).
 //!
 //! * [`sql`] — the SQL engine, its guard, the `system` tables and its errors;
-//! * [`http`] — the axum router, handlers (SQL, ingest, health), settings and the JSON
-//!   response format.
+//! * [`http`] — the axum router, handlers (SQL, ingest, subscribe over SSE/WebSocket,
+//!   health), settings and the JSON response format.
 #![deny(missing_docs)]
 
 pub mod http;
 pub mod sql;
 
-pub use http::{ApiConfig, ApiState, router, serve};
+pub use http::{ApiConfig, ApiState, SubscribeConfig, router, serve};
 pub use sql::{QueryError, QueryResult, SqlEngine};

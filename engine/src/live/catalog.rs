@@ -6,8 +6,10 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use arrow::datatypes::FieldRef;
+use arrow::record_batch::RecordBatch;
 use serde::Serialize;
 
+use super::changes::Subscription;
 use super::table::{LiveTable, ProjectionTable};
 use crate::EngineError;
 use crate::time::Epoch;
@@ -196,6 +198,33 @@ impl CatalogRead<'_> {
     pub fn table(&self, name: &str) -> Option<Arc<dyn LiveTable>> {
         self.catalog.table(name)
     }
+
+    /// Subscribes to `projection`: its rows as of this read and a queue of `capacity` change
+    /// batches that receives every later frontier's changes, starting right after
+    /// [`as_of`](Self::as_of) (the read holds the frontier, so nothing is applied between the
+    /// two). `Ok(None)` when there is no such projection.
+    pub fn subscribe(&self, projection: &str, capacity: usize) -> Result<Option<Subscribed>, EngineError> {
+        let Some(table) = self.table(projection) else {
+            return Ok(None);
+        };
+        let (snapshot, changes) = table.subscribe(self, capacity)?;
+        Ok(Some(Subscribed {
+            as_of: self.as_of(),
+            snapshot,
+            changes,
+        }))
+    }
+}
+
+/// A new subscription: the snapshot it starts from and the changes after it.
+#[derive(Debug)]
+pub struct Subscribed {
+    /// The frontier the snapshot reflects; every change batch has a later `as_of`.
+    pub as_of: Epoch,
+    /// The projection's rows at `as_of`.
+    pub snapshot: RecordBatch,
+    /// The change batches of the frontiers after `as_of`.
+    pub changes: Subscription,
 }
 
 #[cfg(test)]

@@ -12,13 +12,21 @@
 //! applied once under the lock; a query snapshot costs O(rows) of the tables it reads. The
 //! tables keep rows grouped by key so point lookups can later be served without a scan.
 //!
+//! Subscribers ([`CatalogRead::subscribe`]) get a snapshot and then every committed
+//! frontier's changes through a bounded queue; see [`changes`] for the guarantees and cost.
+//!
 //! Scale-out note: the catalog gathers the workers of *one process*. A cluster of processes
 //! needs the projection changes published to the answering process (a later issue).
 
 mod catalog;
+pub mod changes;
 mod sink;
 mod table;
 
-pub use catalog::{CatalogRead, LiveCatalog};
+#[cfg(test)]
+mod subscribe_tests;
+
+pub use catalog::{CatalogRead, LiveCatalog, Subscribed};
+pub use changes::{ChangeBatch, Subscription, SubscriptionClosed};
 pub(crate) use sink::attach_projection_sink;
 pub use table::{LiveTable, ProjectionTable};

@@ -7,6 +7,8 @@ use arrow::datatypes::{FieldRef, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use serde::Serialize;
 
+use super::CatalogRead;
+use super::changes::{ChangeFeed, Subscription, consolidate_into, encode_changes};
 use crate::EngineError;
 use crate::time::Epoch;
 
@@ -27,6 +29,10 @@ pub trait LiveTable: Send + Sync + 'static {
     /// Updates whose accumulated multiplicity went negative — always 0 unless an operator is
     /// wrong; exposed so tests and metrics can say so.
     fn anomalies(&self) -> u64;
+    /// The current rows and a queue of the changes of every later frontier (see
+    /// [`changes`](super::changes)). Taking `pinned` proves the caller holds the catalog's
+    /// frontier, so no update is applied between the snapshot and the registration.
+    fn subscribe(&self, pinned: &CatalogRead<'_>, capacity: usize) -> Result<(RecordBatch, Subscription), EngineError>;
 }
 
 type Pending<K, P> = Vec<(K, P, Epoch, i64)>;
@@ -39,6 +45,7 @@ pub struct ProjectionTable<K, P> {
     fields: Vec<FieldRef>,
     pending: Mutex<Pending<K, P>>,
     rows: RwLock<TableRows<K, P>>,
+    feed: ChangeFeed,
 }
 
 #[derive(Debug)]
@@ -65,6 +72,7 @@ where
                 count: 0,
                 anomalies: 0,
             }),
+            feed: ChangeFeed::default(),
         }
     }
 
@@ -139,8 +147,11 @@ where
             }
         };
         if ready.is_empty() {
+            self.feed.commit(frontier, None);
             return;
         }
+        let watched = self.feed.is_watched();
+        let mut changes: Vec<(P, i64)> = Vec::new();
         // Group by key so each key is looked up once and a retract-then-insert of the same
         // key updates its entry in place instead of removing and re-inserting it.
         ready.sort_by(|a, b| a.0.cmp(&b.0));
@@ -157,6 +168,9 @@ where
             group.push((row, diff));
             while let Some((_, row, _, diff)) = updates.next_if(|(k, _, _, _)| *k == key) {
                 group.push((row, diff));
+            }
+            if watched {
+                consolidate_into(&group, &mut changes);
             }
             *count = count.saturating_add_signed(group.iter().map(|(_, d)| *d as isize).sum());
             let emptied = match by_key.get_mut(&key) {
@@ -177,6 +191,9 @@ where
                 by_key.remove(&key);
             }
         }
+        drop(rows);
+        self.feed
+            .commit(frontier, encode_changes(&self.fields, frontier, changes));
     }
 
     fn snapshot(&self) -> Result<RecordBatch, EngineError> {
@@ -193,6 +210,15 @@ where
 
     fn anomalies(&self) -> u64 {
         self.rows.read().unwrap_or_else(PoisonError::into_inner).anomalies
+    }
+
+    fn subscribe(
+        &self,
+        _pinned: &CatalogRead<'_>,
+        capacity: usize,
+    ) -> Result<(RecordBatch, Subscription), EngineError> {
+        let snapshot = self.snapshot()?;
+        Ok((snapshot, self.feed.subscribe(capacity)))
     }
 }
 

@@ -9,6 +9,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::subscribe::SubscribeConfig;
+
 /// HTTP API settings. Every field has a default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -19,6 +21,8 @@ pub struct ApiConfig {
     /// How long an ingest request waits for the workers to take its records before it
     /// answers `503`, in milliseconds. Default: 10,000.
     pub ingest_timeout_ms: u64,
+    /// `GET /v1/subscribe/{projection}`: heartbeat interval and queue capacity.
+    pub subscribe: SubscribeConfig,
 }
 
 impl ApiConfig {
@@ -35,7 +39,7 @@ impl ApiConfig {
         if self.ingest_timeout_ms == 0 {
             return Err(ApiConfigError::ZeroIngestTimeout);
         }
-        Ok(())
+        self.subscribe.validate()
     }
 
     /// `ingest_timeout_ms` as a duration.
@@ -49,6 +53,7 @@ impl Default for ApiConfig {
         Self {
             max_ingest_body_bytes: Self::DEFAULT_MAX_INGEST_BODY_BYTES,
             ingest_timeout_ms: Self::DEFAULT_INGEST_TIMEOUT_MS,
+            subscribe: SubscribeConfig::default(),
         }
     }
 }
@@ -62,6 +67,12 @@ pub enum ApiConfigError {
     /// A zero timeout would fail every ingest request that has records.
     #[error("ingest_timeout_ms must be at least 1")]
     ZeroIngestTimeout,
+    /// A zero heartbeat interval would send nothing but heartbeats.
+    #[error("subscribe.heartbeat_interval_ms must be at least 1")]
+    ZeroHeartbeatInterval,
+    /// A zero queue would disconnect every subscriber at the first change.
+    #[error("subscribe.queue_capacity must be at least 1")]
+    ZeroSubscribeQueue,
 }
 
 #[cfg(test)]

@@ -2,9 +2,10 @@
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{
-    DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type,
-    UInt64Type,
+    DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, Schema, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type,
 };
+use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -35,32 +36,41 @@ pub struct JsonResult {
 /// Encodes a query result: numbers and booleans as JSON scalars, timestamps as ISO 8601
 /// strings, everything else as Arrow's display form.
 pub fn encode_result(result: &QueryResult) -> Result<JsonResult, String> {
-    let columns = result
-        .schema
+    let mut rows = Vec::new();
+    for batch in &result.batches {
+        rows.extend(encode_rows(batch)?);
+    }
+    Ok(JsonResult {
+        columns: encode_columns(&result.schema),
+        rows,
+        as_of: result.as_of,
+    })
+}
+
+/// The columns of `schema` with their SQL type names.
+pub(crate) fn encode_columns(schema: &Schema) -> Vec<JsonColumn> {
+    schema
         .fields()
         .iter()
         .map(|f| JsonColumn {
             name: f.name().clone(),
             ty: sql_type_name(f.data_type()),
         })
-        .collect();
-    let mut rows = Vec::new();
+        .collect()
+}
+
+/// The rows of `batch`, one array of values per row in column order, encoded as in
+/// [`encode_result`].
+pub(crate) fn encode_rows(batch: &RecordBatch) -> Result<Vec<Vec<Value>>, String> {
     let options = FormatOptions::default().with_null("");
-    for batch in &result.batches {
-        let mut encoded: Vec<Vec<Value>> = vec![Vec::with_capacity(batch.num_columns()); batch.num_rows()];
-        for column in batch.columns() {
-            let formatter = ArrayFormatter::try_new(column.as_ref(), &options).map_err(|e| e.to_string())?;
-            for (row, out) in encoded.iter_mut().enumerate() {
-                out.push(json_value(column.as_ref(), row, &formatter));
-            }
+    let mut encoded: Vec<Vec<Value>> = vec![Vec::with_capacity(batch.num_columns()); batch.num_rows()];
+    for column in batch.columns() {
+        let formatter = ArrayFormatter::try_new(column.as_ref(), &options).map_err(|e| e.to_string())?;
+        for (row, out) in encoded.iter_mut().enumerate() {
+            out.push(json_value(column.as_ref(), row, &formatter));
         }
-        rows.extend(encoded);
     }
-    Ok(JsonResult {
-        columns,
-        rows,
-        as_of: result.as_of,
-    })
+    Ok(encoded)
 }
 
 fn json_value(array: &dyn Array, row: usize, formatter: &ArrayFormatter<'_>) -> Value {
@@ -110,8 +120,7 @@ mod tests {
     use std::sync::Arc;
 
     use arrow::array::{Float64Array, Int64Array, StringArray, TimestampMillisecondArray};
-    use arrow::datatypes::{Field, Schema, TimeUnit};
-    use arrow::record_batch::RecordBatch;
+    use arrow::datatypes::{Field, TimeUnit};
 
     use super::*;
 

@@ -6,6 +6,7 @@ mod health;
 mod ingest;
 mod json;
 mod sql;
+mod subscribe;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub use config::{ApiConfig, ApiConfigError};
 pub use error::ApiError;
 pub use json::{JsonColumn, JsonResult, encode_result};
 pub use sql::SqlRequest;
+pub use subscribe::{RowChange, SubscribeConfig, SubscribeMessage, SubscriptionShutdown};
 
 use crate::SqlEngine;
 
@@ -36,6 +38,8 @@ pub struct ApiState {
     pub ingest: Arc<IngestRegistry>,
     /// Limits and timeouts.
     pub config: ApiConfig,
+    /// Ends open subscriptions when the server stops ([`serve`] does it).
+    pub subscriptions: SubscriptionShutdown,
 }
 
 impl ApiState {
@@ -46,6 +50,7 @@ impl ApiState {
             sql: Arc::new(SqlEngine::for_pipeline(pipeline)),
             ingest: pipeline.ingest(),
             config: ApiConfig::default(),
+            subscriptions: SubscriptionShutdown::default(),
         }
     }
 
@@ -56,6 +61,7 @@ impl ApiState {
             sql: Arc::new(SqlEngine::new(catalog)),
             ingest: Arc::new(IngestRegistry::default()),
             config: ApiConfig::default(),
+            subscriptions: SubscriptionShutdown::default(),
         }
     }
 
@@ -83,6 +89,10 @@ pub fn router(state: ApiState) -> Router {
                 .fallback(|| async { error::method_not_allowed("POST") }),
         )
         .route(
+            "/v1/subscribe/{projection}",
+            get(subscribe::subscribe).fallback(|| async { error::method_not_allowed("GET, HEAD") }),
+        )
+        .route(
             "/healthz",
             get(health::healthz).fallback(|| async { error::method_not_allowed("GET, HEAD") }),
         )
@@ -90,13 +100,18 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` completes.
+/// Serves the API on `listener` until `shutdown` completes; open subscriptions then end with
+/// `closed` so the graceful shutdown does not wait for them.
 pub async fn serve(
     listener: TcpListener,
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let subscriptions = state.subscriptions.clone();
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            subscriptions.stop();
+        })
         .await
 }
