@@ -9,6 +9,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::access::{AuthConfig, AuthConfigError, RateLimitConfig};
+
 /// HTTP API settings. Every field has a default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -19,6 +21,12 @@ pub struct ApiConfig {
     /// How long an ingest request waits for the workers to take its records before it
     /// answers `503`, in milliseconds. Default: 10,000.
     pub ingest_timeout_ms: u64,
+    /// How requests are authenticated. Default: not configured, so every endpoint but
+    /// `/healthz` answers `401` and [`serve`](crate::serve) refuses to start; choose JWT or
+    /// unauthenticated loopback mode explicitly.
+    pub auth: AuthConfig,
+    /// The per-client rate limit. Default: 100 requests/s, bursts of 200.
+    pub rate_limit: RateLimitConfig,
 }
 
 impl ApiConfig {
@@ -35,6 +43,8 @@ impl ApiConfig {
         if self.ingest_timeout_ms == 0 {
             return Err(ApiConfigError::ZeroIngestTimeout);
         }
+        self.auth.validate()?;
+        self.rate_limit.validate()?;
         Ok(())
     }
 
@@ -49,6 +59,8 @@ impl Default for ApiConfig {
         Self {
             max_ingest_body_bytes: Self::DEFAULT_MAX_INGEST_BODY_BYTES,
             ingest_timeout_ms: Self::DEFAULT_INGEST_TIMEOUT_MS,
+            auth: AuthConfig::default(),
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }
@@ -62,6 +74,9 @@ pub enum ApiConfigError {
     /// A zero timeout would fail every ingest request that has records.
     #[error("ingest_timeout_ms must be at least 1")]
     ZeroIngestTimeout,
+    /// The authentication or rate-limit settings were refused.
+    #[error(transparent)]
+    Access(#[from] AuthConfigError),
 }
 
 #[cfg(test)]
