@@ -19,6 +19,8 @@ impl Demo {
                 .args(args)
                 .arg("--data")
                 .arg(data)
+                .env_remove("TRIBUTARY_JWT_SECRET")
+                .env_remove("TRIBUTARY_JWT_PUBLIC_KEY_FILE")
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .spawn()?,
@@ -170,5 +172,90 @@ async fn demo_on_http_ingest_only_applies_good_lines_and_files_bad_ones() -> any
         letters[0]["position"],
         serde_json::json!({"kind": "http", "request": 0, "line": 3})
     );
+    Ok(())
+}
+
+#[test]
+fn demo_refuses_to_serve_unauthenticated_beyond_loopback() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let output = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args(["demo", "--listen", "0.0.0.0:0", "--source", "http", "--data"])
+        .arg(data.path())
+        .env_remove("TRIBUTARY_JWT_SECRET")
+        .env_remove("TRIBUTARY_JWT_PUBLIC_KEY_FILE")
+        .stdin(Stdio::null())
+        .output()?;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("refusing to serve without authentication on 0.0.0.0:0"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_with_a_jwt_secret_needs_tokens_and_never_logs_the_secret() -> anyhow::Result<()> {
+    use crate::http_auth::{SECRET, claims, hs256};
+    let data = tempfile::tempdir()?;
+    let addr = free_addr()?;
+    let log = data.path().join("stderr.log");
+    let mut demo = Demo(
+        Command::new(env!("CARGO_BIN_EXE_tributary"))
+            .args([
+                "demo",
+                "--listen",
+                &addr.to_string(),
+                "--workers",
+                "2",
+                "--source",
+                "http",
+                "--data",
+            ])
+            .arg(data.path())
+            .env("TRIBUTARY_JWT_SECRET", SECRET)
+            .env("RUST_LOG", "trace")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?)
+            .spawn()?,
+    );
+    let token = hs256(SECRET, &claims("alice", "read ingest"))?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(answer) = crate::common::call(addr, "GET", "/healthz", None, None).await
+            && answer.status == 200
+        {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "demo did not serve within 60 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let body = || Some(("application/json", br#"{"sql": "SELECT 1"}"#.to_vec()));
+    let anonymous = crate::common::call(addr, "POST", "/v1/sql", None, body()).await?;
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text);
+    let bearer = format!("Bearer {token}");
+    let authorized = crate::common::call(addr, "POST", "/v1/sql", Some(&bearer), body()).await?;
+    assert_eq!(authorized.status, 200, "{}", authorized.text);
+    let ingest = crate::common::call(
+        addr,
+        "POST",
+        "/v1/ingest/readings",
+        Some(&bearer),
+        Some((
+            "application/x-ndjson",
+            br#"{"sensor_id": 1, "ts": 1767225600000, "value": 1.5}"#.to_vec(),
+        )),
+    )
+    .await?;
+    assert_eq!(ingest.status, 200, "{}", ingest.text);
+    let _ = demo.0.kill();
+    let _ = demo.0.wait();
+
+    let stderr = std::fs::read_to_string(&log)?;
+    assert!(stderr.contains("JWT authentication on"), "{stderr}");
+    assert!(!stderr.contains(SECRET), "the secret is in the demo's log");
+    assert!(!stderr.contains(&token), "a token is in the demo's log");
+    let audit = std::fs::read_to_string(data.path().join("audit").join("audit.ndjson"))?;
+    assert!(audit.contains("\"who\":\"alice\""), "{audit}");
     Ok(())
 }

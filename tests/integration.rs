@@ -6,6 +6,8 @@ mod common;
 mod anomaly;
 mod demo_cli;
 mod http_api;
+mod http_auth;
 mod http_ingest;
+mod http_observe;
 mod iot_pipeline;
 mod subscribe;

@@ -158,6 +158,11 @@ impl<'scope> Pipeline<'scope> {
         let reader = source.open(self.worker)?;
         tracing::debug!(worker = self.worker.index, stream = name, source = %source.describe(), "source opened");
         let counters = self.services.counters.stream(name);
+        let link = self
+            .services
+            .health
+            .sources()
+            .register(name, source.describe(), counters.clone());
         let dead_letters = self.services.dead_letters.clone();
         let endpoint = self.services.ingest.register(name, || {
             TypedEndpoint::new(name, JsonDecoder::default(), counters.clone(), dead_letters.clone())
@@ -170,6 +175,7 @@ impl<'scope> Pipeline<'scope> {
             queue,
             counters,
             dead_letters,
+            link,
         )));
         Ok(stream.as_collection())
     }

@@ -28,10 +28,14 @@
 //!
 //! * [`sql`] — the SQL engine, its guard, the `system` tables and its errors;
 //! * [`http`] — the axum router, handlers (SQL, ingest, subscribe over SSE/WebSocket,
-//!   health), settings and the JSON response format.
+//!   health, readiness, metrics), access control (JWT auth, scopes, rate limit), settings and the JSON response format;
+//! * [`audit`] — the audit log of ingest and admin calls (`system.audit`);
+//! * [`metrics`] — the Prometheus metrics `/metrics` renders.
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod http;
+pub mod metrics;
 pub mod sql;
 
 pub use http::{ApiConfig, ApiState, SubscribeConfig, router, serve};

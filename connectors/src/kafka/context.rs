@@ -1,11 +1,12 @@
 //! The consumer context: librdkafka's callbacks for statistics (lag), rebalances (commit
 //! and forget revoked partitions) and commit results (logged).
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
-use rdkafka::error::KafkaResult;
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::TopicPartitionList;
 
@@ -19,11 +20,49 @@ pub(super) struct SourceContext {
     pub(super) worker: usize,
     pub(super) lag: Arc<PartitionLag>,
     pub(super) offsets: Arc<Mutex<OffsetTracker>>,
+    /// Broker connectivity as librdkafka last told it (see [`BrokerState`]).
+    pub(super) brokers: AtomicU8,
+}
+
+/// What [`SourceContext::brokers`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum BrokerState {
+    /// No statistics or broker error yet.
+    Unknown = 0,
+    /// At least one broker connection is up.
+    Up = 1,
+    /// No broker connection is up.
+    Down = 2,
+}
+
+impl SourceContext {
+    /// The broker connectivity last reported by librdkafka.
+    pub(super) fn broker_state(&self) -> BrokerState {
+        match self.brokers.load(Ordering::Relaxed) {
+            1 => BrokerState::Up,
+            2 => BrokerState::Down,
+            _ => BrokerState::Unknown,
+        }
+    }
+
+    /// Records the broker connectivity.
+    pub(super) fn set_broker_state(&self, state: BrokerState) {
+        self.brokers.store(state as u8, Ordering::Relaxed);
+    }
 }
 
 impl ClientContext for SourceContext {
     fn stats(&self, statistics: Statistics) {
         self.lag.report(self.worker, &statistics);
+        let up = statistics.brokers.values().any(|b| b.state == "UP");
+        self.set_broker_state(if up { BrokerState::Up } else { BrokerState::Down });
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+            self.set_broker_state(BrokerState::Down);
+        }
+        tracing::warn!(worker = self.worker, %error, reason, "librdkafka error");
     }
 }
 

@@ -12,7 +12,7 @@ use tributary_engine::Epoch;
 use tributary_engine::record::{JsonDecoder, MetadataValue};
 use tributary_engine::source::{RejectKind, SourceOutput, SourcePosition, SourceReader, SourceStatus};
 
-use super::context::{SourceContext, partition_list};
+use super::context::{BrokerState, SourceContext, partition_list};
 use super::offsets::OffsetTracker;
 
 /// Consumer errors (a broker down) repeat on every poll; log one per this interval.
@@ -29,6 +29,26 @@ pub(super) struct KafkaReader<T> {
 }
 
 impl<T: DeserializeOwned> KafkaReader<T> {
+    /// Reports broker connectivity and this worker's consumer lag (its partitions' sum).
+    fn report_health(&self, out: &mut SourceOutput<'_, T>) {
+        let context = self.consumer.context();
+        match context.broker_state() {
+            BrokerState::Up => out.report_connected(true),
+            BrokerState::Down => out.report_connected(false),
+            BrokerState::Unknown => {}
+        }
+        let lags: Vec<i64> = context
+            .lag
+            .snapshot()
+            .into_iter()
+            .filter(|row| row.worker == context.worker)
+            .filter_map(|row| row.lag)
+            .collect();
+        if !lags.is_empty() {
+            out.report_lag(lags.iter().map(|l| u64::try_from(*l).unwrap_or(0)).sum());
+        }
+    }
+
     fn emit(&self, message: &BorrowedMessage<'_>, out: &mut SourceOutput<'_, T>) {
         let position = || SourcePosition::Kafka {
             topic: message.topic().to_string(),
@@ -52,6 +72,7 @@ impl<T: DeserializeOwned> KafkaReader<T> {
 
 impl<T: DeserializeOwned> SourceReader<T> for KafkaReader<T> {
     fn poll(&mut self, out: &mut SourceOutput<'_, T>, budget: usize) -> SourceStatus {
+        self.report_health(out);
         for _ in 0..budget {
             // Never hold the offsets lock here: rebalance callbacks run inside `poll`.
             match self.consumer.poll(Duration::ZERO) {

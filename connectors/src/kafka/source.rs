@@ -1,6 +1,7 @@
 //! [`KafkaSource`]: the description every worker opens its own consumer from.
 
 use std::marker::PhantomData;
+use std::sync::atomic::AtomicU8;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use tributary_engine::EngineError;
 use tributary_engine::record::JsonDecoder;
 use tributary_engine::source::{Source, SourceReader, WorkerInfo};
 
-use super::context::SourceContext;
+use super::context::{BrokerState, SourceContext};
 use super::lag::PartitionLag;
 use super::reader::{ErrorThrottle, KafkaReader};
 use super::{KafkaError, KafkaEventTime, KafkaSourceConfig, StartOffsets};
@@ -94,6 +95,7 @@ impl<T: DeserializeOwned + Send + 'static> KafkaSource<T> {
             worker: worker.index,
             lag: self.lag.clone(),
             offsets: offsets.clone(),
+            brokers: AtomicU8::new(BrokerState::Unknown as u8),
         };
         let consumer: BaseConsumer<SourceContext> = self.client_config(worker).create_with_context(context)?;
         match &self.config.start {

@@ -38,6 +38,9 @@ pub(super) struct MqttReader<T> {
     /// Acknowledgements due that the request channel had no room for, oldest first.
     ack_backlog: VecDeque<Publish>,
     stop: Arc<AtomicBool>,
+    /// Whether the session is connected and subscribed (the source's flag), reported as
+    /// this reader's connectivity.
+    subscribed: Arc<AtomicBool>,
     network_gone_logged: bool,
 }
 
@@ -58,6 +61,7 @@ impl<T: DeserializeOwned> MqttReader<T> {
         decoder: JsonDecoder<T>,
         pattern: Option<Arc<TopicPattern>>,
         stop: Arc<AtomicBool>,
+        subscribed: Arc<AtomicBool>,
     ) -> Self {
         Self {
             client,
@@ -68,6 +72,7 @@ impl<T: DeserializeOwned> MqttReader<T> {
             unacked: VecDeque::new(),
             ack_backlog: VecDeque::new(),
             stop,
+            subscribed,
             network_gone_logged: false,
         }
     }
@@ -118,6 +123,7 @@ fn ack_handle(publish: &Publish) -> Publish {
 impl<T: DeserializeOwned> SourceReader<T> for MqttReader<T> {
     fn poll(&mut self, out: &mut SourceOutput<'_, T>, budget: usize) -> SourceStatus {
         self.drain_ack_backlog();
+        out.report_connected(self.subscribed.load(Ordering::Acquire));
         for _ in 0..budget {
             match self.messages.try_recv() {
                 Ok(publish) => self.ingest(publish, out),

@@ -127,6 +127,7 @@ impl<T: DeserializeOwned + Send + 'static> Source<T> for MqttSource<T> {
             decoder,
             self.pattern.clone(),
             stop,
+            self.subscribed.clone(),
         )))
     }
 }

@@ -157,6 +157,21 @@ impl LiveCatalog {
             .collect()
     }
 
+    /// Each projection's own frontier: the lowest any worker has reported for it (`0`
+    /// before every worker has). The committed frontier ([`as_of`](Self::as_of)) is the
+    /// lowest of these; a projection ahead of it waits for the slowest one.
+    pub fn projection_frontiers(&self) -> BTreeMap<String, Epoch> {
+        self.progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(name, workers)| {
+                let frontier = workers.iter().map(|f| f.unwrap_or(0)).min().unwrap_or(0);
+                (name.clone(), frontier)
+            })
+            .collect()
+    }
+
     /// A table by name, without any consistency guarantee (for schemas and metadata).
     pub fn table(&self, name: &str) -> Option<Arc<dyn LiveTable>> {
         self.tables

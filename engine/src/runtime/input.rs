@@ -6,7 +6,7 @@ use timely::container::CapacityContainerBuilder;
 use timely::dataflow::InputHandle;
 
 use crate::ingest::{IngestBatch, IngestQueue};
-use crate::source::{DeadLetterQueue, SourceOutput, SourceReader, SourceStatus, StreamCounters};
+use crate::source::{DeadLetterQueue, SourceLink, SourceOutput, SourceReader, SourceStatus, StreamCounters};
 use crate::time::Epoch;
 
 /// A source reader bound to its dataflow input, type-erased for the worker loop.
@@ -31,6 +31,7 @@ pub(crate) struct InputDriver<T: Clone + 'static> {
     ingest: Option<Arc<IngestQueue<T>>>,
     counters: Arc<StreamCounters>,
     dead_letters: Arc<DeadLetterQueue>,
+    link: Arc<SourceLink>,
     buffer: Vec<(T, Epoch, isize)>,
     batches: Vec<IngestBatch<T>>,
 }
@@ -43,6 +44,7 @@ impl<T: Clone + 'static> InputDriver<T> {
         ingest: Option<Arc<IngestQueue<T>>>,
         counters: Arc<StreamCounters>,
         dead_letters: Arc<DeadLetterQueue>,
+        link: Arc<SourceLink>,
     ) -> Self {
         if let Some(queue) = &ingest {
             queue.attach_input();
@@ -54,6 +56,7 @@ impl<T: Clone + 'static> InputDriver<T> {
             ingest,
             counters,
             dead_letters,
+            link,
             buffer: Vec::new(),
             batches: Vec::new(),
         }
@@ -72,6 +75,7 @@ impl<T: Clone + 'static> DrivenInput for InputDriver<T> {
             epoch,
             counters: &self.counters,
             dead_letters: &self.dead_letters,
+            link: &self.link,
         };
         let status = self.reader.poll(&mut out, budget);
         if let Some(queue) = &self.ingest {

@@ -19,6 +19,7 @@
 
 mod config;
 mod counters;
+mod health;
 mod input;
 mod worker;
 
@@ -27,6 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use config::RuntimeConfig;
 pub use counters::CounterRegistry;
+pub use health::{PipelineHealth, Readiness};
 pub(crate) use input::{DrivenInput, InputDriver};
 
 use crate::EngineError;
@@ -42,6 +44,7 @@ pub(crate) struct Services {
     pub(crate) counters: Arc<CounterRegistry>,
     pub(crate) dead_letters: Arc<DeadLetterQueue>,
     pub(crate) ingest: Arc<IngestRegistry>,
+    pub(crate) health: Arc<PipelineHealth>,
 }
 
 /// Asks a running pipeline to stop: sources stop, inputs close, the dataflow drains.
@@ -91,6 +94,7 @@ impl Runtime {
             counters: Arc::new(CounterRegistry::default()),
             dead_letters,
             ingest: Arc::new(IngestRegistry::default()),
+            health: Arc::new(PipelineHealth::new(config.workers)),
         };
         let shutdown = ShutdownHandle::default();
         let ctx = worker::WorkerContext {
@@ -159,6 +163,11 @@ impl RunningPipeline {
     /// HTTP ingest endpoints, one per stream.
     pub fn ingest(&self) -> Arc<IngestRegistry> {
         self.services.ingest.clone()
+    }
+
+    /// Readiness (workers built, recovery, source connectivity) and epoch timing.
+    pub fn health(&self) -> Arc<PipelineHealth> {
+        self.services.health.clone()
     }
 
     /// A handle that stops the pipeline from elsewhere (a signal handler, a test).

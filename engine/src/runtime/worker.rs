@@ -30,6 +30,7 @@ where
         build(&mut pipeline).map(|()| pipeline.finish())
     });
     ctx.services.ingest.worker_built();
+    ctx.services.health.worker_built();
     let (inputs, probe) = built?;
 
     let cfg = &ctx.config;
@@ -39,6 +40,11 @@ where
     let mut epoch_started = Instant::now();
     let mut epoch_records = 0usize;
     let mut reported: Epoch = 0;
+    // Worker 0's epoch clock stands for all workers (they cut epochs on the same schedule).
+    let clock = (info.index == 0).then_some(&ctx.services.health);
+    if let Some(health) = clock {
+        health.epoch_opened(epoch);
+    }
 
     while open.iter().any(|o| *o) && !ctx.shutdown.is_shutdown() {
         let mut busy = false;
@@ -62,6 +68,9 @@ where
             epoch += 1;
             for input in &mut inputs {
                 input.advance_to(epoch);
+            }
+            if let Some(health) = clock {
+                health.epoch_opened(epoch);
             }
             epoch_started = Instant::now();
             epoch_records = 0;

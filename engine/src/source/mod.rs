@@ -13,6 +13,7 @@
 //! at-least-once into the projections until the history issue makes it exactly-once.
 
 mod dead_letter;
+mod health;
 mod position;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Serialize;
 
 pub use dead_letter::{DeadLetter, DeadLetterQueue, DeadLetterSink, RejectKind};
+pub use health::{Connectivity, SourceHealth, SourceHealthRegistry, SourceLink};
 pub use position::SourcePosition;
 
 use crate::EngineError;
@@ -75,6 +77,7 @@ pub struct SourceOutput<'a, T> {
     pub(crate) epoch: Epoch,
     pub(crate) counters: &'a StreamCounters,
     pub(crate) dead_letters: &'a DeadLetterQueue,
+    pub(crate) link: &'a SourceLink,
 }
 
 impl<T> SourceOutput<'_, T> {
@@ -95,6 +98,17 @@ impl<T> SourceOutput<'_, T> {
     pub fn dead_letter(&mut self, position: SourcePosition, raw: &[u8], kind: RejectKind, reason: String) {
         let letter = DeadLetter::new(self.stream, position, kind, reason, raw);
         self.dead_letters.reject(self.counters, letter);
+    }
+
+    /// Reports whether the reader is connected to its broker (`/readyz`, `system.sources`).
+    /// A reader without a connection never calls it.
+    pub fn report_connected(&mut self, connected: bool) {
+        self.link.report_connected(connected);
+    }
+
+    /// Reports how many records the reader is behind its source (e.g. consumer lag).
+    pub fn report_lag(&mut self, lag: u64) {
+        self.link.report_lag(lag);
     }
 
     /// The stream this output feeds.

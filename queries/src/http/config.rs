@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::subscribe::SubscribeConfig;
+use super::access::{AuthConfig, AuthConfigError, RateLimitConfig};
 
 /// HTTP API settings. Every field has a default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +24,12 @@ pub struct ApiConfig {
     pub ingest_timeout_ms: u64,
     /// `GET /v1/subscribe/{projection}`: heartbeat interval and queue capacity.
     pub subscribe: SubscribeConfig,
+    /// How requests are authenticated. Default: not configured, so every endpoint but
+    /// `/healthz` answers `401` and [`serve`](crate::serve) refuses to start; choose JWT or
+    /// unauthenticated loopback mode explicitly.
+    pub auth: AuthConfig,
+    /// The per-client rate limit. Default: 100 requests/s, bursts of 200.
+    pub rate_limit: RateLimitConfig,
 }
 
 impl ApiConfig {
@@ -39,7 +46,10 @@ impl ApiConfig {
         if self.ingest_timeout_ms == 0 {
             return Err(ApiConfigError::ZeroIngestTimeout);
         }
-        self.subscribe.validate()
+        self.subscribe.validate()?;
+        self.auth.validate()?;
+        self.rate_limit.validate()?;
+        Ok(())
     }
 
     /// `ingest_timeout_ms` as a duration.
@@ -54,6 +64,8 @@ impl Default for ApiConfig {
             max_ingest_body_bytes: Self::DEFAULT_MAX_INGEST_BODY_BYTES,
             ingest_timeout_ms: Self::DEFAULT_INGEST_TIMEOUT_MS,
             subscribe: SubscribeConfig::default(),
+            auth: AuthConfig::default(),
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }
@@ -73,6 +85,9 @@ pub enum ApiConfigError {
     /// A zero queue would disconnect every subscriber at the first change.
     #[error("subscribe.queue_capacity must be at least 1")]
     ZeroSubscribeQueue,
+    /// The authentication or rate-limit settings were refused.
+    #[error(transparent)]
+    Access(#[from] AuthConfigError),
 }
 
 #[cfg(test)]

@@ -77,7 +77,7 @@ impl IntoResponse for ApiError {
 pub(super) async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "no such endpoint; try POST /v1/sql, POST /v1/ingest/{stream}, GET /v1/subscribe/{projection} or GET /healthz",
+        "no such endpoint; try POST /v1/sql, POST /v1/ingest/{stream}, GET /v1/subscribe/{projection}, GET /healthz, GET /readyz or GET /metrics",
     )
 }
 

@@ -53,6 +53,12 @@ impl SqlEngine {
         }
     }
 
+    /// The same engine with `system.audit` reading `audit`.
+    pub fn with_audit(mut self, audit: Arc<crate::audit::AuditLog>) -> Self {
+        self.system = self.system.with_audit(audit);
+        self
+    }
+
     /// The catalog queries read.
     pub fn catalog(&self) -> &Arc<LiveCatalog> {
         &self.catalog

@@ -5,20 +5,29 @@
 //! * `system.dlq(stream, source, position, kind, reason, raw, rejected_at)` — the most recent
 //!   dead letters, oldest first (`raw` is the record as UTF-8, invalid bytes replaced);
 //! * `system.frontiers(projection, as_of)` — each projection and the frontier the query
-//!   reads it at (the same `as_of` as the response's).
+//!   reads it at (the same `as_of` as the response's);
+//! * `system.sources(stream, source, connected, received, rate_per_s, lag)` — each
+//!   stream's source: whether its readers are connected (`NULL` for a source without a
+//!   connection), records received, the recent rate and the reported lag (`NULL` if none);
+//! * `system.audit(at, who, client, method, path, status, outcome)` — the most recent
+//!   ingest and admin calls, oldest first (see [`crate::audit`]).
 //!
 //! Like live projections, a system table is built per query and only when the statement
 //! names it: a query that does not read the DLQ never copies it.
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMillisecondArray, UInt64Array};
+use arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, TimestampMillisecondArray, UInt64Array,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use tributary_engine::runtime::CounterRegistry;
-use tributary_engine::source::DeadLetterQueue;
+use tributary_engine::runtime::{CounterRegistry, PipelineHealth};
+use tributary_engine::source::{Connectivity, DeadLetterQueue};
 use tributary_engine::{Epoch, RunningPipeline};
+
+use crate::audit::AuditLog;
 
 /// The schema the system tables live in.
 pub(crate) const SYSTEM_SCHEMA: &str = "system";
@@ -28,15 +37,25 @@ pub(crate) const SYSTEM_SCHEMA: &str = "system";
 pub struct SystemSources {
     counters: Arc<CounterRegistry>,
     dead_letters: Arc<DeadLetterQueue>,
+    health: Arc<PipelineHealth>,
+    audit: Arc<AuditLog>,
 }
 
 impl SystemSources {
-    /// The counters and dead letters of a running pipeline.
+    /// The counters, dead letters and source health of a running pipeline; the audit log
+    /// is empty until [`with_audit`](Self::with_audit).
     pub fn for_pipeline(pipeline: &RunningPipeline) -> Self {
         Self {
             counters: pipeline.counters(),
             dead_letters: pipeline.dead_letters(),
+            health: pipeline.health(),
+            audit: Arc::new(AuditLog::default()),
         }
+    }
+
+    /// The same sources with `system.audit` reading `audit`.
+    pub fn with_audit(self, audit: Arc<AuditLog>) -> Self {
+        Self { audit, ..self }
     }
 
     /// Builds the system table `name` as of `as_of` for the projections `projections`, or
@@ -51,6 +70,8 @@ impl SystemSources {
             "streams" => Some(self.streams()),
             "dlq" => Some(self.dlq()),
             "frontiers" => Some(frontiers(as_of, projections)),
+            "sources" => Some(self.sources()),
+            "audit" => Some(self.audit()),
             _ => None,
         }
     }
@@ -101,6 +122,73 @@ impl SystemSources {
     }
 }
 
+impl SystemSources {
+    fn sources(&self) -> Result<RecordBatch, ArrowError> {
+        let sources = self.health.sources().snapshot();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("stream", DataType::Utf8, false),
+            Field::new("source", DataType::Utf8, false),
+            Field::new("connected", DataType::Boolean, true),
+            Field::new("received", DataType::Int64, false),
+            Field::new("rate_per_s", DataType::Float64, false),
+            Field::new("lag", DataType::Int64, true),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from_iter_values(sources.iter().map(|s| s.stream.as_str()))),
+                Arc::new(StringArray::from_iter_values(sources.iter().map(|s| s.source.as_str()))),
+                Arc::new(BooleanArray::from_iter(sources.iter().map(|s| match s.connectivity {
+                    Connectivity::Unknown => None,
+                    Connectivity::Connected => Some(true),
+                    Connectivity::Disconnected => Some(false),
+                }))),
+                Arc::new(Int64Array::from_iter_values(
+                    sources.iter().map(|s| i64::try_from(s.received).unwrap_or(i64::MAX)),
+                )),
+                Arc::new(Float64Array::from_iter_values(sources.iter().map(|s| s.rate_per_s))),
+                Arc::new(Int64Array::from_iter(
+                    sources
+                        .iter()
+                        .map(|s| s.lag.map(|l| i64::try_from(l).unwrap_or(i64::MAX))),
+                )),
+            ],
+        )
+    }
+
+    fn audit(&self) -> Result<RecordBatch, ArrowError> {
+        let entries = self.audit.recent();
+        let text = |name: &str| Field::new(name, DataType::Utf8, false);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("at", DataType::Timestamp(TimeUnit::Millisecond, None), false),
+            text("who"),
+            Field::new("client", DataType::Utf8, true),
+            text("method"),
+            text("path"),
+            Field::new("status", DataType::Int64, false),
+            text("outcome"),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(TimestampMillisecondArray::from_iter_values(
+                    entries.iter().map(|e| e.at_ms),
+                )),
+                Arc::new(StringArray::from_iter_values(entries.iter().map(|e| e.who.as_str()))),
+                Arc::new(StringArray::from_iter(entries.iter().map(|e| e.client.as_deref()))),
+                Arc::new(StringArray::from_iter_values(entries.iter().map(|e| e.method.as_str()))),
+                Arc::new(StringArray::from_iter_values(entries.iter().map(|e| e.path.as_str()))),
+                Arc::new(Int64Array::from_iter_values(
+                    entries.iter().map(|e| i64::from(e.status)),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    entries.iter().map(|e| e.outcome.as_str()),
+                )),
+            ],
+        )
+    }
+}
+
 fn dlq_schema() -> SchemaRef {
     let text = |name: &str| Field::new(name, DataType::Utf8, false);
     Arc::new(Schema::new(vec![
@@ -130,7 +218,7 @@ fn frontiers(as_of: Epoch, projections: &[String]) -> Result<RecordBatch, ArrowE
 
 #[cfg(test)]
 mod tests {
-    use arrow::array::AsArray;
+    use arrow::array::{Array, AsArray};
     use arrow::datatypes::{Int64Type, TimestampMillisecondType};
     use tributary_engine::source::{DeadLetter, RejectKind, SourcePosition};
 
@@ -171,6 +259,37 @@ mod tests {
             ]
         );
         assert!(dlq.column(6).as_primitive::<TimestampMillisecondType>().value(0) > 0);
+        Ok(())
+    }
+
+    #[test]
+    fn audit_lists_entries_oldest_first_and_sources_is_empty_without_a_pipeline() -> Result<(), ArrowError> {
+        let audit = Arc::new(AuditLog::in_memory(10));
+        for (who, status) in [("alice", 200), ("bob", 403)] {
+            audit.record(crate::audit::AuditEntry {
+                at_ms: 1_700_000_000_000,
+                who: who.into(),
+                client: None,
+                method: "POST".into(),
+                path: "/v1/ingest/readings".into(),
+                status,
+                outcome: crate::audit::AuditEntry::outcome_of(status).into(),
+            });
+        }
+        let sources = SystemSources::default().with_audit(audit);
+        let Some(batch) = sources.table("audit", 0, &[]) else {
+            panic!("system.audit must exist");
+        };
+        let batch = batch?;
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(batch.column(1).as_string::<i32>().value(1), "bob");
+        assert!(batch.column(2).is_null(0));
+        assert_eq!(batch.column(5).as_primitive::<Int64Type>().value(1), 403);
+        assert_eq!(batch.column(6).as_string::<i32>().value(1), "forbidden");
+        let Some(empty) = sources.table("sources", 0, &[]) else {
+            panic!("system.sources must exist");
+        };
+        assert_eq!(empty?.num_columns(), 6);
         Ok(())
     }
 

@@ -13,7 +13,8 @@ use tributary::connectors::mqtt::{MqttSource, MqttSourceConfig};
 use tributary::engine::source::{DeadLetterQueue, Source};
 use tributary::engine::{Runtime, RuntimeConfig};
 use tributary::pipelines::iot;
-use tributary::queries::{ApiState, serve};
+use tributary::queries::audit::AuditLog;
+use tributary::queries::{ApiConfig, ApiState, serve};
 
 use crate::source_arg::{SourceArg, sensor_topic_pattern};
 
@@ -47,8 +48,12 @@ pub struct DemoArgs {
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    // Before anything starts: refuse an unauthenticated server on a non-loopback address.
+    let auth = crate::auth::from_env(args.listen)?;
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("cannot create data directory {}", args.data.display()))?;
+    let audit_dir = args.data.join("audit");
+    let audit = Arc::new(AuditLog::open(&audit_dir, AuditLog::DEFAULT_RECENT_CAPACITY)?);
     let source = open_source(&args)?;
     let dlq_dir = args.data.join("dlq");
     let dead_letters = Arc::new(DeadLetterQueue::with_sink(
@@ -64,7 +69,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let workers = config.workers;
     let described = source.describe();
     let pipeline = Runtime::start_with(config, dead_letters, move |p| iot::build(p, source.as_ref()))?;
-    let state = ApiState::for_pipeline(&pipeline);
+    let state = ApiState::for_pipeline(&pipeline)
+        .with_config(ApiConfig {
+            auth,
+            ..ApiConfig::default()
+        })?
+        .with_audit(audit);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -76,6 +86,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, workers, source = %described, data = %args.data.display(), "tributary demo running; Ctrl-C stops it");
+        tracing::info!(audit = %audit_dir.display(), "ingest and admin calls are audited (system.audit)");
         tracing::info!(dlq = %dlq_dir.display(), "Parquet history and recovery are not implemented yet: a restart starts from scratch; dead letters are kept");
         print_examples(addr);
         serve(listener, state, async {

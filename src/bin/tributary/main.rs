@@ -1,6 +1,7 @@
 //! The `tributary` command line: `demo` runs the IoT pipeline and serves SQL; `sql` queries
 //! a running server.
 
+mod auth;
 mod demo;
 mod source_arg;
 mod sql;

@@ -14,20 +14,22 @@ pub struct SqlArgs {
     /// Base URL of the server.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     server: String,
+    /// Bearer token (a JWT with the `read` scope) for a server with authentication on.
+    #[arg(long, env = "TRIBUTARY_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 pub fn run(args: SqlArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let url = format!("{}/v1/sql", args.server.trim_end_matches('/'));
     let (status, body) = runtime.block_on(async {
-        let response = reqwest::Client::new()
-            .post(&url)
-            .json(&SqlRequest {
-                sql: args.query.clone(),
-            })
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {url}"))?;
+        let mut request = reqwest::Client::new().post(&url).json(&SqlRequest {
+            sql: args.query.clone(),
+        });
+        if let Some(token) = &args.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.with_context(|| format!("cannot reach {url}"))?;
         let status = response.status();
         let body: Value = response.json().await.context("the server did not answer JSON")?;
         anyhow::Ok((status, body))
