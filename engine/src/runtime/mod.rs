@@ -30,6 +30,7 @@ pub use counters::CounterRegistry;
 pub(crate) use input::{DrivenInput, InputDriver};
 
 use crate::EngineError;
+use crate::delivery::DeliveryLog;
 use crate::ingest::IngestRegistry;
 use crate::live::LiveCatalog;
 use crate::pipeline::Pipeline;
@@ -42,6 +43,7 @@ pub(crate) struct Services {
     pub(crate) counters: Arc<CounterRegistry>,
     pub(crate) dead_letters: Arc<DeadLetterQueue>,
     pub(crate) ingest: Arc<IngestRegistry>,
+    pub(crate) deliveries: Arc<DeliveryLog>,
 }
 
 /// Asks a running pipeline to stop: sources stop, inputs close, the dataflow drains.
@@ -85,12 +87,28 @@ impl Runtime {
     where
         F: Fn(&mut Pipeline<'_>) -> Result<(), EngineError> + Send + Sync + 'static,
     {
+        Self::start_delivering(config, dead_letters, Arc::new(DeliveryLog::default()), build)
+    }
+
+    /// Starts `build` with rejected records going to `dead_letters`, and `deliveries` as the
+    /// log its action sinks record into (so that `system.actions` shows it; see
+    /// [`RunningPipeline::deliveries`]).
+    pub fn start_delivering<F>(
+        config: RuntimeConfig,
+        dead_letters: Arc<DeadLetterQueue>,
+        deliveries: Arc<DeliveryLog>,
+        build: F,
+    ) -> Result<RunningPipeline, EngineError>
+    where
+        F: Fn(&mut Pipeline<'_>) -> Result<(), EngineError> + Send + Sync + 'static,
+    {
         config.validate()?;
         let services = Services {
             catalog: Arc::new(LiveCatalog::new(config.workers)),
             counters: Arc::new(CounterRegistry::default()),
             dead_letters,
             ingest: Arc::new(IngestRegistry::default()),
+            deliveries,
         };
         let shutdown = ShutdownHandle::default();
         let ctx = worker::WorkerContext {
@@ -154,6 +172,11 @@ impl RunningPipeline {
     /// The dead-letter queue every stream rejects into.
     pub fn dead_letters(&self) -> Arc<DeadLetterQueue> {
         self.services.dead_letters.clone()
+    }
+
+    /// The log the pipeline's action sinks record deliveries into.
+    pub fn deliveries(&self) -> Arc<DeliveryLog> {
+        self.services.deliveries.clone()
     }
 
     /// HTTP ingest endpoints, one per stream.
