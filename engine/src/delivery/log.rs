@@ -253,7 +253,7 @@ mod tests {
                 c.enqueued,
                 c.delivered,
                 c.dead_lettered,
-                c.queue_full,
+                c.refused,
                 c.queued,
                 c.in_flight,
                 c.attempts
