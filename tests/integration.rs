@@ -4,6 +4,7 @@
 mod common;
 
 mod anomaly;
+mod delivery;
 mod demo_cli;
 mod http_api;
 mod http_auth;

@@ -9,7 +9,9 @@
 //! * [`kafka`] — Kafka consumer-group source and producer sink (rdkafka);
 //! * [`mqtt`] — MQTT subscription source and publish sink (rumqttc);
 //! * [`http`] — a source for streams fed by HTTP ingest alone;
-//! * [`dlq`] — the dead-letter file sink.
+//! * [`dlq`] — the dead-letter file sink;
+//! * [`webhook`] — the webhook action sink (retries, circuit breaker, bounded queue);
+//! * [`actions`] — what every action sink shares (delivery log, dead letters).
 //!
 //! Every source decodes JSON with the engine's
 //! [`JsonDecoder`](tributary_engine::record::JsonDecoder), tags rejects with their
@@ -17,8 +19,10 @@
 //! dead-letter queue; none of them stops on bad input.
 #![deny(missing_docs)]
 
+pub mod actions;
 pub mod dlq;
 pub mod generator;
 pub mod http;
 pub mod kafka;
 pub mod mqtt;
+pub mod webhook;

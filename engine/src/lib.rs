@@ -23,11 +23,15 @@
 //!   counters;
 //! * [`ingest`] — HTTP ingest into any stream: body splitting, decoding, tickets;
 //! * [`pipeline`] — the builder users write pipelines against;
+//! * [`export`] — collection updates out of the dataflow, complete epochs only, never blocking;
+//! * [`delivery`] — actions, action sinks and the delivery log behind `system.actions`;
 //! * [`live`] — projection tables and the consistent catalog;
 //! * [`runtime`] — worker threads, epochs, backpressure, shutdown.
 #![deny(missing_docs)]
 
+pub mod delivery;
 mod error;
+pub mod export;
 pub mod ingest;
 pub mod live;
 pub mod pipeline;

@@ -52,6 +52,7 @@
 //! ```
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use differential_dataflow::{AsCollection, VecCollection};
 use serde::Serialize;
@@ -60,6 +61,8 @@ use timely::dataflow::operators::Input;
 use timely::dataflow::{ProbeHandle, Scope};
 
 use crate::EngineError;
+use crate::delivery::{ActionRecord, ActionSink, DeliveryExport};
+use crate::export::{ExportConsumer, attach_export};
 use crate::ingest::TypedEndpoint;
 use crate::live::attach_projection_sink;
 use crate::record::{JsonDecoder, derive_arrow_fields};
@@ -242,6 +245,41 @@ impl<'scope> Pipeline<'scope> {
             }
         })
         .probe_with(&self.probe);
+    }
+
+    /// Hands this worker's complete epochs of `collection` to `consumer`, which must not
+    /// block (see [`crate::export`]). The export counts towards the pipeline's progress: a
+    /// source hears that its records were processed only once the export has them too.
+    pub fn export<D>(
+        &mut self,
+        name: &str,
+        collection: Collection<'scope, D>,
+        consumer: Box<dyn ExportConsumer<D>>,
+    ) -> Result<(), EngineError>
+    where
+        D: Clone + 'static,
+    {
+        self.claim("export", name)?;
+        attach_export(name, collection.probe_with(&self.probe), consumer);
+        Ok(())
+    }
+
+    /// Delivers every action of `actions` (an append-only log) to each of `sinks`, off the
+    /// dataflow threads (see [`crate::delivery`]); `to_record` says what an action's id, key
+    /// and message are.
+    pub fn deliver<A, F>(
+        &mut self,
+        name: &str,
+        actions: Collection<'scope, A>,
+        to_record: F,
+        sinks: Vec<Arc<dyn ActionSink>>,
+    ) -> Result<(), EngineError>
+    where
+        A: Clone + 'static,
+        F: Fn(&A) -> ActionRecord + 'static,
+    {
+        let to_record = Box::new(to_record);
+        self.export(name, actions, Box::new(DeliveryExport { to_record, sinks }))
     }
 
     fn claim(&mut self, kind: &'static str, name: &str) -> Result<(), EngineError> {

@@ -14,11 +14,17 @@
 //!   last 10 s of readings (event time), and `actions(rule, sensor_id, state, at, seq, held_back_ms)`: the FIRING /
 //!   RESOLVED log, deduplicated within 5 minutes and limited to 10 per minute (event time).
 //!
+//! [`build_delivering`] also delivers every action to action sinks (a webhook, a topic), off
+//! the dataflow threads; [`build`] only keeps them in the `actions` projection.
+//!
 //! Readings that arrive out of order end in exactly the result of processing them in
 //! event-time order: a late reading corrects the scores of the sensor's later readings.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use tributary_connectors::generator::SensorReading;
+use tributary_engine::delivery::{ActionRecord, ActionSink};
 use tributary_engine::source::Source;
 use tributary_engine::{EngineError, Pipeline, ProjectionSpec};
 use tributary_operators::{
@@ -226,8 +232,33 @@ pub fn anomaly_config() -> AnomalyConfig {
     }
 }
 
+impl SensorAction {
+    /// The action as the delivery layer sends it: id `"<rule>:<seq>"`, this row as the body.
+    pub fn to_record(&self) -> ActionRecord {
+        let payload = serde_json::json!({
+            "rule": self.rule,
+            "sensor_id": self.sensor_id,
+            "state": self.state,
+            "at": self.at,
+            "seq": self.seq,
+            "held_back_ms": self.held_back_ms,
+        });
+        let seq = u64::try_from(self.seq).unwrap_or(0);
+        ActionRecord::for_trigger(&self.rule, seq, self.sensor_id.to_string(), &self.state, payload)
+    }
+}
+
 /// Builds the IoT pipeline over `source`.
 pub fn build<S>(p: &mut Pipeline<'_>, source: &S) -> Result<(), EngineError>
+where
+    S: Source<SensorReading> + ?Sized,
+{
+    build_delivering(p, source, &[])
+}
+
+/// Builds the IoT pipeline over `source` and delivers its actions to each of `sinks`
+/// (nothing extra when there are none).
+pub fn build_delivering<S>(p: &mut Pipeline<'_>, source: &S, sinks: &[Arc<dyn ActionSink>]) -> Result<(), EngineError>
 where
     S: Source<SensorReading> + ?Sized,
 {
@@ -264,9 +295,11 @@ where
         triggered.alerts.map(|a| SensorAlert::from(&a)),
         |row| (row.rule.clone(), row.sensor_id),
     )?;
-    p.projection(
-        ProjectionSpec::new(ACTIONS).with_timestamp_ms(["at"]),
-        triggered.actions.map(|a| SensorAction::from(&a)),
-        |row| (row.rule.clone(), row.seq),
-    )
+    let actions = triggered.actions.map(|a| SensorAction::from(&a));
+    if !sinks.is_empty() {
+        p.deliver(ACTIONS, actions.clone(), SensorAction::to_record, sinks.to_vec())?;
+    }
+    p.projection(ProjectionSpec::new(ACTIONS).with_timestamp_ms(["at"]), actions, |row| {
+        (row.rule.clone(), row.seq)
+    })
 }

@@ -32,6 +32,7 @@ pub use health::{PipelineHealth, Readiness};
 pub(crate) use input::{DrivenInput, InputDriver};
 
 use crate::EngineError;
+use crate::delivery::DeliveryLog;
 use crate::ingest::IngestRegistry;
 use crate::live::LiveCatalog;
 use crate::pipeline::Pipeline;
@@ -45,6 +46,7 @@ pub(crate) struct Services {
     pub(crate) dead_letters: Arc<DeadLetterQueue>,
     pub(crate) ingest: Arc<IngestRegistry>,
     pub(crate) health: Arc<PipelineHealth>,
+    pub(crate) deliveries: Arc<DeliveryLog>,
 }
 
 /// Asks a running pipeline to stop: sources stop, inputs close, the dataflow drains.
@@ -88,6 +90,21 @@ impl Runtime {
     where
         F: Fn(&mut Pipeline<'_>) -> Result<(), EngineError> + Send + Sync + 'static,
     {
+        Self::start_delivering(config, dead_letters, Arc::new(DeliveryLog::default()), build)
+    }
+
+    /// Starts `build` with rejected records going to `dead_letters`, and `deliveries` as the
+    /// log its action sinks record into (so that `system.actions` shows it; see
+    /// [`RunningPipeline::deliveries`]).
+    pub fn start_delivering<F>(
+        config: RuntimeConfig,
+        dead_letters: Arc<DeadLetterQueue>,
+        deliveries: Arc<DeliveryLog>,
+        build: F,
+    ) -> Result<RunningPipeline, EngineError>
+    where
+        F: Fn(&mut Pipeline<'_>) -> Result<(), EngineError> + Send + Sync + 'static,
+    {
         config.validate()?;
         let services = Services {
             catalog: Arc::new(LiveCatalog::new(config.workers)),
@@ -95,6 +112,7 @@ impl Runtime {
             dead_letters,
             ingest: Arc::new(IngestRegistry::default()),
             health: Arc::new(PipelineHealth::new(config.workers)),
+            deliveries,
         };
         let shutdown = ShutdownHandle::default();
         let ctx = worker::WorkerContext {
@@ -158,6 +176,11 @@ impl RunningPipeline {
     /// The dead-letter queue every stream rejects into.
     pub fn dead_letters(&self) -> Arc<DeadLetterQueue> {
         self.services.dead_letters.clone()
+    }
+
+    /// The log the pipeline's action sinks record deliveries into.
+    pub fn deliveries(&self) -> Arc<DeliveryLog> {
+        self.services.deliveries.clone()
     }
 
     /// HTTP ingest endpoints, one per stream.

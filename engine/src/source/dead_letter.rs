@@ -36,6 +36,9 @@ pub enum RejectKind {
     Oversized,
     /// Behind the watermark, on a stream that dead-letters late records.
     Late,
+    /// An action that could not be delivered (retries exhausted, a permanent error, a full
+    /// delivery queue).
+    Delivery,
 }
 
 impl RejectKind {
@@ -48,6 +51,7 @@ impl RejectKind {
             Self::InvalidFields => "invalid_fields",
             Self::Oversized => "oversized",
             Self::Late => "late",
+            Self::Delivery => "delivery",
         }
     }
 }
@@ -163,6 +167,12 @@ impl DeadLetterQueue {
     /// accepted records that no projection applied.
     pub fn reject_late(&self, counters: &StreamCounters, letter: DeadLetter) {
         counters.late.fetch_add(1, Ordering::Relaxed);
+        self.push(letter);
+    }
+
+    /// Stores `letter`, an action the delivery layer gave up on. No stream counter changes:
+    /// the action was never an input record; the delivery log counts it.
+    pub fn reject_delivery(&self, letter: DeadLetter) {
         self.push(letter);
     }
 

@@ -50,6 +50,11 @@ pub enum SourcePosition {
         /// The epoch (logical time) of the judgement.
         epoch: u64,
     },
+    /// An action the delivery layer dead-lettered.
+    Action {
+        /// The action's id (its idempotency key).
+        id: String,
+    },
 }
 
 impl SourcePosition {
@@ -62,6 +67,7 @@ impl SourcePosition {
             Self::Generator { .. } => "generator",
             Self::File { .. } => "file",
             Self::Dataflow { .. } => "dataflow",
+            Self::Action { .. } => "action",
         }
     }
 }
@@ -79,6 +85,7 @@ impl fmt::Display for SourcePosition {
             Self::Generator { index } => write!(f, "generator:{index}"),
             Self::File { path, row } => write!(f, "file:{path}#{row}"),
             Self::Dataflow { epoch } => write!(f, "dataflow:epoch {epoch}"),
+            Self::Action { id } => write!(f, "action:{id}"),
         }
     }
 }

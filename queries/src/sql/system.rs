@@ -11,6 +11,9 @@
 //!   connection), records received, the recent rate and the reported lag (`NULL` if none);
 //! * `system.audit(at, who, client, method, path, status, outcome)` — the most recent
 //!   ingest and admin calls, oldest first (see [`crate::audit`]).
+//! * `system.actions(action_id, rule, key, state, sink, endpoint, outcome, attempts,
+//!   http_status, latency_ms, error, enqueued_at, finished_at)` — the most recent finished
+//!   action deliveries, oldest first (see `tributary_engine::delivery`).
 //!
 //! Like live projections, a system table is built per query and only when the statement
 //! names it: a query that does not read the DLQ never copies it.
@@ -23,6 +26,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
+use tributary_engine::delivery::DeliveryLog;
 use tributary_engine::runtime::{CounterRegistry, PipelineHealth};
 use tributary_engine::source::{Connectivity, DeadLetterQueue};
 use tributary_engine::{Epoch, RunningPipeline};
@@ -39,6 +43,7 @@ pub struct SystemSources {
     dead_letters: Arc<DeadLetterQueue>,
     health: Arc<PipelineHealth>,
     audit: Arc<AuditLog>,
+    deliveries: Arc<DeliveryLog>,
 }
 
 impl SystemSources {
@@ -50,6 +55,7 @@ impl SystemSources {
             dead_letters: pipeline.dead_letters(),
             health: pipeline.health(),
             audit: Arc::new(AuditLog::default()),
+            deliveries: pipeline.deliveries(),
         }
     }
 
@@ -72,6 +78,7 @@ impl SystemSources {
             "frontiers" => Some(frontiers(as_of, projections)),
             "sources" => Some(self.sources()),
             "audit" => Some(self.audit()),
+            "actions" => Some(actions(&self.deliveries)),
             _ => None,
         }
     }
@@ -216,6 +223,56 @@ fn frontiers(as_of: Epoch, projections: &[String]) -> Result<RecordBatch, ArrowE
     )
 }
 
+/// `system.actions`: one row per finished delivery in the log, oldest first.
+fn actions(log: &DeliveryLog) -> Result<RecordBatch, ArrowError> {
+    let records = log.recent();
+    let text = |name: &str| Field::new(name, DataType::Utf8, false);
+    let at = |name: &str| Field::new(name, DataType::Timestamp(TimeUnit::Millisecond, None), false);
+    let schema = Arc::new(Schema::new(vec![
+        text("action_id"),
+        text("rule"),
+        text("key"),
+        text("state"),
+        text("sink"),
+        text("endpoint"),
+        text("outcome"),
+        Field::new("attempts", DataType::Int64, false),
+        Field::new("http_status", DataType::Int64, true),
+        Field::new("latency_ms", DataType::Int64, false),
+        Field::new("error", DataType::Utf8, true),
+        at("enqueued_at"),
+        at("finished_at"),
+    ]));
+    let text = |f: &dyn Fn(&tributary_engine::delivery::DeliveryRecord) -> &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(records.iter().map(f)))
+    };
+    let time = |f: fn(&tributary_engine::delivery::DeliveryRecord) -> i64| -> ArrayRef {
+        Arc::new(TimestampMillisecondArray::from_iter_values(records.iter().map(f)))
+    };
+    RecordBatch::try_new(
+        schema,
+        vec![
+            text(&|r| &r.action_id),
+            text(&|r| &r.rule),
+            text(&|r| &r.key),
+            text(&|r| &r.state),
+            text(&|r| &r.sink),
+            text(&|r| &r.endpoint),
+            text(&|r| r.outcome.as_str()),
+            Arc::new(Int64Array::from_iter_values(
+                records.iter().map(|r| i64::from(r.attempts)),
+            )),
+            Arc::new(Int64Array::from_iter(
+                records.iter().map(|r| r.http_status.map(i64::from)),
+            )),
+            Arc::new(Int64Array::from_iter_values(records.iter().map(|r| r.latency_ms))),
+            Arc::new(StringArray::from_iter(records.iter().map(|r| r.error.as_deref()))),
+            time(|r| r.enqueued_at_ms),
+            time(|r| r.finished_at_ms),
+        ],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use arrow::array::{Array, AsArray};
@@ -290,6 +347,54 @@ mod tests {
             panic!("system.sources must exist");
         };
         assert_eq!(empty?.num_columns(), 6);
+        Ok(())
+    }
+
+    #[test]
+    fn actions_show_each_finished_delivery_with_nullable_status_and_error() -> Result<(), ArrowError> {
+        use tributary_engine::delivery::{DeliveryOutcome, DeliveryRecord};
+        let sources = SystemSources::default();
+        let record = |id: &str, outcome, http_status, error: Option<&str>| DeliveryRecord {
+            action_id: id.into(),
+            rule: "sensor_anomaly".into(),
+            key: "7".into(),
+            state: "FIRING".into(),
+            sink: "webhook".into(),
+            endpoint: "http://127.0.0.1:9/hook".into(),
+            outcome,
+            attempts: 3,
+            http_status,
+            latency_ms: 12,
+            error: error.map(str::to_string),
+            enqueued_at_ms: 1_000,
+            finished_at_ms: 1_012,
+        };
+        sources.deliveries.enqueued();
+        sources.deliveries.started();
+        sources
+            .deliveries
+            .finished(record("sensor_anomaly:0", DeliveryOutcome::Delivered, Some(200), None));
+        sources.deliveries.enqueued();
+        sources.deliveries.refused(record(
+            "sensor_anomaly:1",
+            DeliveryOutcome::DeadLettered,
+            None,
+            Some("queue full"),
+        ));
+        let Some(Ok(batch)) = sources.table("actions", 0, &[]) else {
+            panic!("system.actions must build");
+        };
+        assert_eq!(batch.num_rows(), 2);
+        let text = |c: usize, r: usize| batch.column(c).as_string::<i32>().value(r).to_string();
+        assert_eq!(
+            [text(0, 0), text(6, 0), text(0, 1), text(6, 1)],
+            ["sensor_anomaly:0", "delivered", "sensor_anomaly:1", "dead_lettered"]
+        );
+        let status = batch.column(8).as_primitive::<Int64Type>();
+        assert_eq!((status.value(0), status.is_null(1)), (200, true));
+        assert!(batch.column(10).is_null(0));
+        assert_eq!(text(10, 1), "queue full");
+        assert_eq!(batch.column(7).as_primitive::<Int64Type>().value(0), 3);
         Ok(())
     }
 

@@ -3,13 +3,17 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use tributary::connectors::actions::DeliveryContext;
 use tributary::connectors::dlq::NdjsonDeadLetterSink;
 use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig, SensorReading};
 use tributary::connectors::http::HttpIngestOnly;
 use tributary::connectors::kafka::{KafkaSource, KafkaSourceConfig};
 use tributary::connectors::mqtt::{MqttSource, MqttSourceConfig};
+use tributary::connectors::webhook::{WebhookConfig, WebhookSink};
+use tributary::engine::delivery::{ActionSink, DeliveryLog};
 use tributary::engine::source::{DeadLetterQueue, Source};
 use tributary::engine::{Runtime, RuntimeConfig};
 use tributary::pipelines::iot;
@@ -45,7 +49,15 @@ pub struct DemoArgs {
     /// Worker threads (default: number of cores).
     #[arg(long)]
     workers: Option<usize>,
+    /// POST every alert action (FIRING / RESOLVED) as JSON to this `http://` URL, with
+    /// retries, an `Idempotency-Key` header and a circuit breaker; outcomes in
+    /// `system.actions`, give-ups in the dead-letter queue.
+    #[arg(long)]
+    webhook: Option<String>,
 }
+
+/// How long Ctrl-C waits for actions still being delivered before dead-lettering them.
+const DELIVERY_GRACE: Duration = Duration::from_secs(5);
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     // Before anything starts: refuse an unauthenticated server on a non-loopback address.
@@ -68,7 +80,20 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     let workers = config.workers;
     let described = source.describe();
-    let pipeline = Runtime::start_with(config, dead_letters, move |p| iot::build(p, source.as_ref()))?;
+    let deliveries = Arc::new(DeliveryLog::default());
+    let webhook = match &args.webhook {
+        Some(url) => {
+            let context = DeliveryContext::new(deliveries.clone(), dead_letters.clone(), iot::ACTIONS);
+            let sink = WebhookSink::try_new(WebhookConfig::new(url.clone()), context)?;
+            tracing::info!(url = %url, "delivering alert actions to the webhook");
+            Some(Arc::new(sink))
+        }
+        None => None,
+    };
+    let sinks: Vec<Arc<dyn ActionSink>> = webhook.iter().map(|w| w.clone() as Arc<dyn ActionSink>).collect();
+    let pipeline = Runtime::start_delivering(config, dead_letters, deliveries, move |p| {
+        iot::build_delivering(p, source.as_ref(), &sinks)
+    })?;
     let state = ApiState::for_pipeline(&pipeline)
         .with_config(ApiConfig {
             auth,
@@ -100,6 +125,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     })?;
     tracing::info!("shutting down: draining the dataflow");
     pipeline.shutdown()?;
+    if let Some(webhook) = webhook {
+        webhook.close(DELIVERY_GRACE);
+    }
     tracing::info!("stopped");
     Ok(())
 }
