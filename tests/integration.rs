@@ -8,3 +8,5 @@ mod demo_cli;
 mod http_api;
 mod http_ingest;
 mod iot_pipeline;
+mod sql_api;
+mod sql_lookup;

@@ -37,7 +37,7 @@ pub mod source;
 pub mod time;
 
 pub use error::EngineError;
-pub use live::{CatalogRead, LiveCatalog, LiveTable};
+pub use live::{CatalogRead, FrozenBatches, FrozenTable, LiveCatalog, LiveTable};
 pub use pipeline::{Collection, Pipeline, ProjectionSpec};
 pub use runtime::{RunningPipeline, Runtime, RuntimeConfig, ShutdownHandle};
 pub use time::{Epoch, EventTime, Watermark};

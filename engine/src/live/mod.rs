@@ -9,16 +9,19 @@
 //! contract of DESIGN.md.
 //!
 //! Cost: an update is copied once from the dataflow into the table's pending buffer and
-//! applied once under the lock; a query snapshot costs O(rows) of the tables it reads. The
-//! tables keep rows grouped by key so point lookups can later be served without a scan.
+//! applied once under the lock, into a persistent map (O(log n) per key). A query freezes
+//! the tables it reads in O(1) each ([`LiveTable::freeze`]) and reads the [`FrozenTable`]s
+//! without a lock: by key for point lookups, in key-ordered batches for scans.
 //!
 //! Scale-out note: the catalog gathers the workers of *one process*. A cluster of processes
 //! needs the projection changes published to the answering process (a later issue).
 
 mod catalog;
+mod frozen;
 mod sink;
 mod table;
 
 pub use catalog::{CatalogRead, LiveCatalog};
+pub use frozen::{FrozenBatches, FrozenTable};
 pub(crate) use sink::attach_projection_sink;
 pub use table::{LiveTable, ProjectionTable};

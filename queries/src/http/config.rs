@@ -9,6 +9,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::QueryLimits;
+
 /// HTTP API settings. Every field has a default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -19,6 +21,20 @@ pub struct ApiConfig {
     /// How long an ingest request waits for the workers to take its records before it
     /// answers `503`, in milliseconds. Default: 10,000.
     pub ingest_timeout_ms: u64,
+    /// Rows a `POST /v1/sql` query without its own `LIMIT` answers at most; the response
+    /// says when rows were cut (`"truncated": true`, header `tributary-truncated`). An
+    /// explicit `LIMIT` wins. Default: 10,000.
+    pub sql_row_limit: usize,
+    /// How long one query may plan and run before it is cancelled with `408`, in
+    /// milliseconds. Default: 30,000.
+    pub sql_timeout_ms: u64,
+    /// Memory one query's operators (sorts, joins, aggregations) may reserve, in bytes;
+    /// nothing spills to disk, a query that needs more is cancelled with `413`.
+    /// Default: 256 MiB.
+    pub sql_memory_limit_bytes: usize,
+    /// How long a query with `min_ticket` waits for the projections to include it before it
+    /// answers `503`, in milliseconds. Default: 10,000.
+    pub min_ticket_wait_ms: u64,
 }
 
 impl ApiConfig {
@@ -26,6 +42,14 @@ impl ApiConfig {
     pub const DEFAULT_MAX_INGEST_BODY_BYTES: usize = 16 << 20;
     /// Default `ingest_timeout_ms`: 10 s.
     pub const DEFAULT_INGEST_TIMEOUT_MS: u64 = 10_000;
+    /// Default `sql_row_limit`: 10,000 rows.
+    pub const DEFAULT_SQL_ROW_LIMIT: usize = 10_000;
+    /// Default `sql_timeout_ms`: 30 s.
+    pub const DEFAULT_SQL_TIMEOUT_MS: u64 = 30_000;
+    /// Default `sql_memory_limit_bytes`: 256 MiB.
+    pub const DEFAULT_SQL_MEMORY_LIMIT_BYTES: usize = 256 << 20;
+    /// Default `min_ticket_wait_ms`: 10 s.
+    pub const DEFAULT_MIN_TICKET_WAIT_MS: u64 = 10_000;
 
     /// Checks every value is in range.
     pub fn validate(&self) -> Result<(), ApiConfigError> {
@@ -35,7 +59,25 @@ impl ApiConfig {
         if self.ingest_timeout_ms == 0 {
             return Err(ApiConfigError::ZeroIngestTimeout);
         }
+        let zero = [
+            ("sql_row_limit", self.sql_row_limit == 0),
+            ("sql_timeout_ms", self.sql_timeout_ms == 0),
+            ("sql_memory_limit_bytes", self.sql_memory_limit_bytes == 0),
+        ];
+        if let Some((name, _)) = zero.iter().find(|(_, is_zero)| *is_zero) {
+            return Err(ApiConfigError::ZeroSqlLimit(name));
+        }
         Ok(())
+    }
+
+    /// The bounds every SQL query runs under.
+    pub fn query_limits(&self) -> QueryLimits {
+        QueryLimits {
+            row_limit: self.sql_row_limit,
+            timeout: Duration::from_millis(self.sql_timeout_ms),
+            memory_limit_bytes: self.sql_memory_limit_bytes,
+            min_ticket_wait: Duration::from_millis(self.min_ticket_wait_ms),
+        }
     }
 
     /// `ingest_timeout_ms` as a duration.
@@ -49,6 +91,10 @@ impl Default for ApiConfig {
         Self {
             max_ingest_body_bytes: Self::DEFAULT_MAX_INGEST_BODY_BYTES,
             ingest_timeout_ms: Self::DEFAULT_INGEST_TIMEOUT_MS,
+            sql_row_limit: Self::DEFAULT_SQL_ROW_LIMIT,
+            sql_timeout_ms: Self::DEFAULT_SQL_TIMEOUT_MS,
+            sql_memory_limit_bytes: Self::DEFAULT_SQL_MEMORY_LIMIT_BYTES,
+            min_ticket_wait_ms: Self::DEFAULT_MIN_TICKET_WAIT_MS,
         }
     }
 }
@@ -62,6 +108,9 @@ pub enum ApiConfigError {
     /// A zero timeout would fail every ingest request that has records.
     #[error("ingest_timeout_ms must be at least 1")]
     ZeroIngestTimeout,
+    /// A zero SQL row limit, timeout or memory limit would refuse every query.
+    #[error("{0} must be at least 1")]
+    ZeroSqlLimit(&'static str),
 }
 
 #[cfg(test)]
@@ -84,6 +133,19 @@ mod tests {
             ..ApiConfig::default()
         };
         assert_eq!(zero_timeout.validate(), Err(ApiConfigError::ZeroIngestTimeout));
+        let zero_rows = ApiConfig {
+            sql_row_limit: 0,
+            ..ApiConfig::default()
+        };
+        assert_eq!(zero_rows.validate(), Err(ApiConfigError::ZeroSqlLimit("sql_row_limit")));
+        let limits = config.query_limits();
+        assert_eq!(
+            limits,
+            crate::QueryLimits::default(),
+            "the engine's defaults are the API's"
+        );
+        assert_eq!(limits.timeout, Duration::from_secs(30));
+        assert_eq!(limits.memory_limit_bytes, 256 * 1024 * 1024);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod config;
 mod error;
+mod format;
 mod health;
 mod ingest;
 mod json;
@@ -19,6 +20,7 @@ use tributary_engine::{LiveCatalog, RunningPipeline};
 
 pub use config::{ApiConfig, ApiConfigError};
 pub use error::ApiError;
+pub use format::{AS_OF_HEADER, Format, TRUNCATED_HEADER};
 pub use json::{JsonColumn, JsonResult, encode_result};
 pub use sql::SqlRequest;
 

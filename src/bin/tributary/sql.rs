@@ -24,6 +24,7 @@ pub fn run(args: SqlArgs) -> anyhow::Result<()> {
             .post(&url)
             .json(&SqlRequest {
                 sql: args.query.clone(),
+                ..SqlRequest::default()
             })
             .send()
             .await
