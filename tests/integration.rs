@@ -12,3 +12,5 @@ mod http_ingest;
 mod http_observe;
 mod iot_pipeline;
 mod subscribe;
+mod sql_api;
+mod sql_lookup;

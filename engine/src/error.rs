@@ -57,6 +57,24 @@ pub enum EngineError {
         /// The underlying message.
         reason: String,
     },
+    /// A projection declares a key column its rows do not have.
+    #[error("projection `{projection}` declares key column `{column}`, which is not one of its columns")]
+    UnknownKeyColumn {
+        /// The projection.
+        projection: String,
+        /// The column it named.
+        column: String,
+    },
+    /// A key given as a JSON value does not decode into the projection's key type.
+    #[error("key {key} does not decode into the key type of projection `{projection}`: {reason}")]
+    KeyDecode {
+        /// The projection looked up.
+        projection: String,
+        /// The key, as JSON.
+        key: String,
+        /// The serde message.
+        reason: String,
+    },
     /// Timely failed to start or a worker panicked.
     #[error("dataflow runtime failed: {0}")]
     Runtime(String),

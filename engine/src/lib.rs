@@ -41,7 +41,10 @@ pub mod source;
 pub mod time;
 
 pub use error::EngineError;
-pub use live::{CatalogRead, ChangeBatch, LiveCatalog, LiveTable, Subscribed, Subscription, SubscriptionClosed};
+pub use live::{
+    CatalogRead, ChangeBatch, FrozenBatches, FrozenTable, LiveCatalog, LiveTable, Subscribed, Subscription,
+    SubscriptionClosed,
+};
 pub use pipeline::{Collection, Pipeline, ProjectionSpec};
 pub use runtime::{RunningPipeline, Runtime, RuntimeConfig, ShutdownHandle};
 pub use time::{Epoch, EventTime, Watermark};

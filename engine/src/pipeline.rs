@@ -78,6 +78,7 @@ pub type Collection<'scope, D, R = isize> = VecCollection<'scope, Epoch, D, R>;
 pub struct ProjectionSpec {
     name: String,
     timestamp_ms_columns: Vec<String>,
+    key_columns: Vec<String>,
 }
 
 impl ProjectionSpec {
@@ -86,7 +87,25 @@ impl ProjectionSpec {
         Self {
             name: name.into(),
             timestamp_ms_columns: Vec::new(),
+            key_columns: Vec::new(),
         }
+    }
+
+    /// Names the columns whose values, in this order, make the projection's key, so SQL
+    /// filters `col = v` and `col IN (...)` on all of them are answered by key lookups
+    /// instead of a scan.
+    ///
+    /// The key function must then return exactly those values: the SQL layer builds the key
+    /// from the filter's literals with serde (`K: Deserialize`), one column's value for a key
+    /// of one column, a JSON array of the values for a key of several (a tuple key
+    /// `(i64, String)` for columns `["a", "b"]`). Each column must be one of the row's.
+    pub fn with_key_columns<I, S>(mut self, columns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.key_columns.extend(columns.into_iter().map(Into::into));
+        self
     }
 
     /// Marks `i64` fields holding epoch milliseconds so SQL sees them as `TIMESTAMP`.
@@ -194,7 +213,7 @@ impl<'scope> Pipeline<'scope> {
         key: F,
     ) -> Result<(), EngineError>
     where
-        K: Ord + Clone + Send + Sync + 'static,
+        K: Ord + Clone + DeserializeOwned + Send + Sync + 'static,
         P: Serialize + DeserializeOwned + PartialEq + Clone + Send + Sync + 'static,
         F: Fn(&P) -> K + 'static,
     {
@@ -202,7 +221,16 @@ impl<'scope> Pipeline<'scope> {
         self.claim("projection", &spec.name)?;
         let columns: Vec<&str> = spec.timestamp_ms_columns.iter().map(String::as_str).collect();
         let fields = derive_arrow_fields::<P>(&columns)?;
-        let table = self.services.catalog.register::<K, P>(&spec.name, fields)?;
+        if let Some(column) = spec.key_columns.iter().find(|c| !fields.iter().any(|f| f.name() == *c)) {
+            return Err(EngineError::UnknownKeyColumn {
+                projection: spec.name.clone(),
+                column: column.clone(),
+            });
+        }
+        let table = self
+            .services
+            .catalog
+            .register_keyed::<K, P>(&spec.name, fields, spec.key_columns.clone())?;
         let keyed = rows.map(move |p| (key(&p), p)).probe_with(&self.probe);
         attach_projection_sink(keyed, table, self.services.catalog.clone(), self.worker.index);
         Ok(())

@@ -4,20 +4,21 @@
 //! and the HTTP front door of its streams, served over HTTP.
 //!
 //! ```text
-//!  POST /v1/sql {"sql": …}                         POST /v1/ingest/{stream} (object, array, NDJSON)
+//!  POST /v1/sql {"sql", "params", "min_ticket"}    POST /v1/ingest/{stream} (object, array, NDJSON)
 //!        │                                                │ body limit (413), unknown stream (404)
 //!        ▼                                                ▼
-//!  http::router ──> sql::SqlEngine::execute         engine IngestRegistry::endpoint(stream)
-//!    1. parse (DataFusion's parser); refuse           split + decode; bad lines ──> DLQ
-//!       anything but a read (403)                     good lines ──> workers (busy/closed: 503)
-//!    2. resolve the tables the statement names        │
-//!    3. pin the LiveCatalog at one frontier and       ▼
-//!       snapshot those tables; build the named     {"accepted", "rejected", "errors": [{line, reason}],
-//!       system.* tables (streams, dlq, frontiers)     "ticket"}   ── ticket: first as_of showing them
-//!       from counters and the dead-letter queue
-//!    4. plan + verify read-only (DataFusion SQLOptions) + execute
+//!  http::router ──> sql::SqlEngine::run             engine IngestRegistry::endpoint(stream)
+//!    0. Accept → format (406); wait for min_ticket    split + decode; bad lines ──> DLQ
+//!    1. parse (DataFusion's parser); refuse           good lines ──> workers (busy/closed: 503)
+//!       anything but a read, files, URLs (403)        │
+//!    2. resolve the tables the statement names        ▼
+//!    3. pin the LiveCatalog at one frontier and    {"accepted", "rejected", "errors": [{line, reason}],
+//!       freeze those tables (O(1) each); build the    "ticket"}   ── ticket: first as_of showing them
+//!       named system.* tables
+//!    4. plan + verify read-only + bind params + cap rows; execute with a timeout and a
+//!       memory pool (ProjectionProvider: key filters → lookups, else batched scans)
 //!        ▼
-//!  {"columns": [...], "rows": [[...]], "as_of": <frontier>}
+//!  JSON {"columns", "rows", "as_of", "truncated"} | NDJSON | CSV | Arrow IPC stream
 //! ```
 //!
 //! Every projection a statement reads is snapshotted under one
@@ -39,4 +40,4 @@ pub mod metrics;
 pub mod sql;
 
 pub use http::{ApiConfig, ApiState, SubscribeConfig, router, serve};
-pub use sql::{QueryError, QueryResult, SqlEngine};
+pub use sql::{QueryError, QueryLimits, QueryRequest, QueryResult, SqlEngine};

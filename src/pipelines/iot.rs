@@ -270,7 +270,9 @@ where
         .stats_per_key()
         .map(|(sensor_id, s)| SensorStats::from_stats(sensor_id, &s));
     p.projection(
-        ProjectionSpec::new(SENSOR_STATS).with_timestamp_ms(["last_ts"]),
+        ProjectionSpec::new(SENSOR_STATS)
+            .with_timestamp_ms(["last_ts"])
+            .with_key_columns(["sensor_id"]),
         stats,
         |row| row.sensor_id,
     )?;
@@ -283,7 +285,9 @@ where
         |row| (row.sensor_id, row.ts, OrderedFloat(row.value)),
     )?;
     p.projection(
-        ProjectionSpec::new(ANOMALY_STATE).with_timestamp_ms(["ts", "last_anomaly_ts"]),
+        ProjectionSpec::new(ANOMALY_STATE)
+            .with_timestamp_ms(["ts", "last_anomaly_ts"])
+            .with_key_columns(["sensor_id"]),
         scored.state.clone().map(|s| SensorAnomalyState::from(&s)),
         |row| row.sensor_id,
     )?;
@@ -291,7 +295,9 @@ where
     let rule = TriggerRule::new(ANOMALY_RULE, in_alert, |s: &AnomalyState<i64>| s.ts);
     let triggered = scored.state.map(|s| (s.key, s)).trigger(rule, TriggerPolicy::default());
     p.projection(
-        ProjectionSpec::new(ALERTS).with_timestamp_ms(["since", "last_change"]),
+        ProjectionSpec::new(ALERTS)
+            .with_timestamp_ms(["since", "last_change"])
+            .with_key_columns(["rule", "sensor_id"]),
         triggered.alerts.map(|a| SensorAlert::from(&a)),
         |row| (row.rule.clone(), row.sensor_id),
     )?;

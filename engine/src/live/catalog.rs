@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use arrow::datatypes::FieldRef;
 use arrow::record_batch::RecordBatch;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::changes::Subscription;
 use super::table::{LiveTable, ProjectionTable};
@@ -54,10 +55,26 @@ impl LiveCatalog {
         }
     }
 
-    /// Registers (or, from a second worker, looks up) a projection table.
+    /// Registers (or, from a second worker, looks up) a projection table without declared
+    /// key columns.
     pub fn register<K, P>(&self, name: &str, fields: Vec<FieldRef>) -> Result<Arc<ProjectionTable<K, P>>, EngineError>
     where
-        K: Ord + Clone + Send + Sync + 'static,
+        K: Ord + Clone + DeserializeOwned + Send + Sync + 'static,
+        P: Serialize + PartialEq + Clone + Send + Sync + 'static,
+    {
+        self.register_keyed(name, fields, Vec::new())
+    }
+
+    /// Registers (or, from a second worker, looks up) a projection table whose key is made of
+    /// the values of `key_columns`, in order.
+    pub fn register_keyed<K, P>(
+        &self,
+        name: &str,
+        fields: Vec<FieldRef>,
+        key_columns: Vec<String>,
+    ) -> Result<Arc<ProjectionTable<K, P>>, EngineError>
+    where
+        K: Ord + Clone + DeserializeOwned + Send + Sync + 'static,
         P: Serialize + PartialEq + Clone + Send + Sync + 'static,
     {
         let mut tables = self.tables.write().unwrap_or_else(PoisonError::into_inner);
@@ -68,7 +85,7 @@ impl LiveCatalog {
                 .downcast::<ProjectionTable<K, P>>()
                 .map_err(|_| EngineError::ProjectionTypeMismatch(name.to_string()));
         }
-        let table = Arc::new(ProjectionTable::<K, P>::new(name, fields));
+        let table = Arc::new(ProjectionTable::<K, P>::with_key_columns(name, fields, key_columns));
         tables.insert(
             name.to_string(),
             Registered {

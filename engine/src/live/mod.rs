@@ -9,8 +9,9 @@
 //! contract of DESIGN.md.
 //!
 //! Cost: an update is copied once from the dataflow into the table's pending buffer and
-//! applied once under the lock; a query snapshot costs O(rows) of the tables it reads. The
-//! tables keep rows grouped by key so point lookups can later be served without a scan.
+//! applied once under the lock, into a persistent map (O(log n) per key). A query freezes
+//! the tables it reads in O(1) each ([`LiveTable::freeze`]) and reads the [`FrozenTable`]s
+//! without a lock: by key for point lookups, in key-ordered batches for scans.
 //!
 //! Subscribers ([`CatalogRead::subscribe`]) get a snapshot and then every committed
 //! frontier's changes through a bounded queue; see [`changes`] for the guarantees and cost.
@@ -20,6 +21,7 @@
 
 mod catalog;
 pub mod changes;
+mod frozen;
 mod sink;
 mod table;
 
@@ -28,5 +30,6 @@ mod subscribe_tests;
 
 pub use catalog::{CatalogRead, LiveCatalog, Subscribed};
 pub use changes::{ChangeBatch, Subscription, SubscriptionClosed};
+pub use frozen::{FrozenBatches, FrozenTable};
 pub(crate) use sink::attach_projection_sink;
 pub use table::{LiveTable, ProjectionTable};

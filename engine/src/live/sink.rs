@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use differential_dataflow::VecCollection;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 
@@ -21,7 +22,7 @@ pub(crate) fn attach_projection_sink<'scope, K, P>(
     catalog: Arc<LiveCatalog>,
     worker: usize,
 ) where
-    K: Ord + Clone + Send + Sync + 'static,
+    K: Ord + Clone + DeserializeOwned + Send + Sync + 'static,
     P: Serialize + PartialEq + Clone + Send + Sync + 'static,
 {
     let name = table.name().to_string();

@@ -1,14 +1,21 @@
 //! A projection's current rows, grouped by key, plus the updates waiting for the frontier.
+//!
+//! The rows live in a persistent ordered map ([`imbl::OrdMap`]): applying an epoch's updates
+//! copies only the tree nodes on the paths it changes, so a reader can take the whole table
+//! in O(1) ([`LiveTable::freeze`]) under the catalog's read lock and then read it for as long
+//! as it likes without holding any lock, while later epochs are applied beside it.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use arrow::datatypes::{FieldRef, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use imbl::OrdMap;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::CatalogRead;
 use super::changes::{ChangeFeed, Subscription, consolidate_into, encode_changes};
+use super::frozen::{FrozenRows, FrozenTable};
 use crate::EngineError;
 use crate::time::Epoch;
 
@@ -24,6 +31,11 @@ pub trait LiveTable: Send + Sync + 'static {
     /// The current rows as one Arrow batch. Consistent with other tables only while the
     /// caller holds a [`CatalogRead`](super::CatalogRead).
     fn snapshot(&self) -> Result<RecordBatch, EngineError>;
+    /// The current rows as an immutable snapshot, in O(1). Consistent with other tables
+    /// frozen under the same [`CatalogRead`](super::CatalogRead); readable after it is gone.
+    fn freeze(&self) -> Arc<dyn FrozenTable>;
+    /// The columns whose values make the key, in key order (empty: not declared).
+    fn key_columns(&self) -> &[String];
     /// Number of current rows (counting multiplicities).
     fn row_count(&self) -> usize;
     /// Updates whose accumulated multiplicity went negative — always 0 unless an operator is
@@ -42,33 +54,50 @@ type Pending<K, P> = Vec<(K, P, Epoch, i64)>;
 pub struct ProjectionTable<K, P> {
     name: String,
     schema: SchemaRef,
-    fields: Vec<FieldRef>,
+    fields: Arc<[FieldRef]>,
+    key_columns: Arc<[String]>,
     pending: Mutex<Pending<K, P>>,
     rows: RwLock<TableRows<K, P>>,
     feed: ChangeFeed,
 }
 
-#[derive(Debug)]
 struct TableRows<K, P> {
-    by_key: BTreeMap<K, Vec<(P, i64)>>,
+    by_key: OrdMap<K, Vec<(P, i64)>>,
     count: usize,
     anomalies: u64,
 }
 
+impl<K, P> std::fmt::Debug for TableRows<K, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableRows")
+            .field("keys", &self.by_key.len())
+            .field("count", &self.count)
+            .field("anomalies", &self.anomalies)
+            .finish()
+    }
+}
+
 impl<K, P> ProjectionTable<K, P>
 where
-    K: Ord + Clone + Send + Sync + 'static,
+    K: Ord + Clone + DeserializeOwned + Send + Sync + 'static,
     P: Serialize + PartialEq + Clone + Send + Sync + 'static,
 {
-    /// An empty table with the given Arrow fields.
+    /// An empty table with the given Arrow fields and no declared key columns.
     pub fn new(name: impl Into<String>, fields: Vec<FieldRef>) -> Self {
+        Self::with_key_columns(name, fields, Vec::new())
+    }
+
+    /// An empty table whose key is made of the values of `key_columns`, in order (see
+    /// [`ProjectionSpec::with_key_columns`](crate::ProjectionSpec::with_key_columns)).
+    pub fn with_key_columns(name: impl Into<String>, fields: Vec<FieldRef>, key_columns: Vec<String>) -> Self {
         Self {
             name: name.into(),
             schema: Arc::new(Schema::new(fields.clone())),
-            fields,
+            fields: fields.into(),
+            key_columns: key_columns.into(),
             pending: Mutex::new(Vec::new()),
             rows: RwLock::new(TableRows {
-                by_key: BTreeMap::new(),
+                by_key: OrdMap::new(),
                 count: 0,
                 anomalies: 0,
             }),
@@ -114,7 +143,7 @@ fn apply_group<P: PartialEq>(slot: &mut Vec<(P, i64)>, group: &mut Vec<(P, i64)>
     });
 }
 
-fn expand<P: Clone>(rows: &[(P, i64)]) -> Vec<P> {
+pub(super) fn expand<P: Clone>(rows: &[(P, i64)]) -> Vec<P> {
     rows.iter()
         .flat_map(|(p, n)| std::iter::repeat_n(p.clone(), usize::try_from(*n).unwrap_or(0)))
         .collect()
@@ -122,7 +151,7 @@ fn expand<P: Clone>(rows: &[(P, i64)]) -> Vec<P> {
 
 impl<K, P> LiveTable for ProjectionTable<K, P>
 where
-    K: Ord + Clone + Send + Sync + 'static,
+    K: Ord + Clone + DeserializeOwned + Send + Sync + 'static,
     P: Serialize + PartialEq + Clone + Send + Sync + 'static,
 {
     fn name(&self) -> &str {
@@ -204,6 +233,22 @@ where
         })
     }
 
+    fn freeze(&self) -> Arc<dyn FrozenTable> {
+        let rows = self.rows.read().unwrap_or_else(PoisonError::into_inner);
+        Arc::new(FrozenRows {
+            name: self.name.clone(),
+            schema: self.schema.clone(),
+            fields: self.fields.clone(),
+            key_columns: self.key_columns.clone(),
+            rows: rows.by_key.clone(),
+            count: rows.count,
+        })
+    }
+
+    fn key_columns(&self) -> &[String] {
+        &self.key_columns
+    }
+
     fn row_count(&self) -> usize {
         self.rows.read().unwrap_or_else(PoisonError::into_inner).count
     }
@@ -268,6 +313,40 @@ mod tests {
         assert_eq!(t.rows(), [row(1, 1.5)]);
         assert_eq!(t.anomalies(), 0);
         assert_eq!(t.snapshot().expect("converts").num_rows(), 1);
+    }
+
+    #[test]
+    fn a_frozen_table_keeps_its_rows_while_later_epochs_are_applied() -> Result<(), EngineError> {
+        let t = ProjectionTable::<i64, Row>::with_key_columns(
+            "t",
+            vec![
+                Arc::new(Field::new("k", DataType::Int64, false)),
+                Arc::new(Field::new("v", DataType::Float64, false)),
+            ],
+            vec!["k".into()],
+        );
+        t.stage([(1, row(1, 1.0), 0, 1), (2, row(2, 2.0), 0, 1)]);
+        t.apply_until(1);
+        let frozen = t.freeze();
+        t.stage([(1, row(1, 1.0), 1, -1), (1, row(1, 9.0), 1, 1), (3, row(3, 3.0), 1, 1)]);
+        t.apply_until(2);
+        assert_eq!(t.rows(), [row(1, 9.0), row(2, 2.0), row(3, 3.0)]);
+        assert_eq!(frozen.row_count(), 2);
+        assert_eq!(frozen.key_columns(), ["k"]);
+        let batches: Vec<RecordBatch> = frozen.clone().batches(1, None).collect::<Result<_, _>>()?;
+        assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
+        let one = frozen.lookup(&[serde_json::json!(1), serde_json::json!(3)])?;
+        let values = one
+            .column(1)
+            .as_any()
+            .downcast_ref::<arrow::array::Float64Array>()
+            .map(|a| a.values().to_vec());
+        assert_eq!(
+            values,
+            Some(vec![1.0]),
+            "the frozen row, not the later one; key 3 came later"
+        );
+        Ok(())
     }
 
     #[test]

@@ -9,6 +9,9 @@ use serde_json::json;
 
 use crate::QueryError;
 
+/// `Retry-After` of a query whose `min_ticket` was not reached in time.
+const TICKET_RETRY_AFTER_SECONDS: u32 = 1;
+
 /// An error answered to the client.
 #[derive(Debug)]
 pub struct ApiError {
@@ -57,8 +60,15 @@ impl ApiError {
 impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         let status = match &e {
-            QueryError::InvalidSql(_) | QueryError::Execution(_) => StatusCode::BAD_REQUEST,
+            QueryError::InvalidSql(_) | QueryError::InvalidParams(_) | QueryError::Execution(_) => {
+                StatusCode::BAD_REQUEST
+            }
             QueryError::Forbidden(_) => StatusCode::FORBIDDEN,
+            QueryError::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            QueryError::MemoryLimit { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            QueryError::TicketNotReached { .. } => {
+                return Self::retry_after(e.to_string(), TICKET_RETRY_AFTER_SECONDS);
+            }
             QueryError::Snapshot(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, e.to_string())

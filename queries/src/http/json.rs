@@ -1,4 +1,5 @@
-//! The JSON response format: `{"columns": [{"name", "type"}], "rows": [[...]], "as_of": n}`.
+//! The JSON response format: `{"columns": [{"name", "type"}], "rows": [[...]], "as_of": n,
+//! "truncated": bool}`, and the value encoding NDJSON shares.
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{
@@ -31,6 +32,9 @@ pub struct JsonResult {
     pub rows: Vec<Vec<Value>>,
     /// The frontier the live projections were read at.
     pub as_of: u64,
+    /// Whether rows were cut at the default row limit.
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 /// Encodes a query result: numbers and booleans as JSON scalars, timestamps as ISO 8601
@@ -44,6 +48,7 @@ pub fn encode_result(result: &QueryResult) -> Result<JsonResult, String> {
         columns: encode_columns(&result.schema),
         rows,
         as_of: result.as_of,
+        truncated: result.truncated,
     })
 }
 
@@ -73,7 +78,8 @@ pub(crate) fn encode_rows(batch: &RecordBatch) -> Result<Vec<Vec<Value>>, String
     Ok(encoded)
 }
 
-fn json_value(array: &dyn Array, row: usize, formatter: &ArrayFormatter<'_>) -> Value {
+/// One cell as JSON (see [`encode_result`]).
+pub(super) fn json_value(array: &dyn Array, row: usize, formatter: &ArrayFormatter<'_>) -> Value {
     if array.is_null(row) {
         return Value::Null;
     }
@@ -145,6 +151,7 @@ mod tests {
             schema,
             batches: vec![batch],
             as_of: 9,
+            truncated: false,
         })?;
         assert_eq!(out.columns[3].ty, "TIMESTAMP");
         assert_eq!(

@@ -4,6 +4,7 @@
 pub mod access;
 mod config;
 mod error;
+mod format;
 mod health;
 mod ingest;
 mod json;
@@ -27,6 +28,7 @@ use tributary_engine::{LiveCatalog, RunningPipeline};
 pub use access::{AccessControl, AuthConfig, AuthConfigError, JwtConfig, JwtKey, RateLimitConfig, Secret};
 pub use config::{ApiConfig, ApiConfigError};
 pub use error::ApiError;
+pub use format::{AS_OF_HEADER, Format, TRUNCATED_HEADER};
 pub use json::{JsonColumn, JsonResult, encode_result};
 pub use sql::SqlRequest;
 pub use subscribe::{RowChange, SubscribeConfig, SubscribeMessage, SubscriptionShutdown};

@@ -5,18 +5,23 @@
 //! from the pipeline's counters and dead letters at the same moment.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::catalog::{MemTable, MemorySchemaProvider};
 use datafusion::common::TableReference;
 use datafusion::error::DataFusionError;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::LogicalPlanBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tributary_engine::{Epoch, LiveCatalog, RunningPipeline};
 
-use super::QueryError;
-use super::guard::{check_statement, read_only_options};
+use super::guard::{check_statement, lacks_limit, read_only_options};
+use super::provider::ProjectionProvider;
 use super::system::{SYSTEM_SCHEMA, SystemSources};
+use super::{QueryError, QueryLimits, QueryRequest, params};
 
 /// The answer to one query.
 #[derive(Debug, Clone)]
@@ -27,6 +32,8 @@ pub struct QueryResult {
     pub batches: Vec<RecordBatch>,
     /// The frontier every live projection in the query was read at.
     pub as_of: Epoch,
+    /// Whether rows were cut at the default row limit (the query had no `LIMIT` of its own).
+    pub truncated: bool,
 }
 
 /// Answers SQL over the live projections of one pipeline.
@@ -64,13 +71,56 @@ impl SqlEngine {
         &self.catalog
     }
 
-    /// Runs one read-only statement.
+    /// Runs one read-only statement without parameters under the default limits.
     pub async fn execute(&self, sql: &str) -> Result<QueryResult, QueryError> {
-        let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
+        self.run(&QueryRequest::sql(sql), &QueryLimits::default()).await
+    }
+
+    /// Runs one read-only statement: waits for its `min_ticket` (up to
+    /// `limits.min_ticket_wait`), then plans and runs it within `limits`.
+    pub async fn run(&self, request: &QueryRequest, limits: &QueryLimits) -> Result<QueryResult, QueryError> {
+        if let Some(ticket) = request.min_ticket {
+            self.wait_for_ticket(ticket, limits).await?;
+        }
+        match tokio::time::timeout(limits.timeout, self.plan_and_collect(request, limits)).await {
+            Ok(result) => result,
+            Err(_) => Err(QueryError::Timeout {
+                timeout: limits.timeout,
+            }),
+        }
+    }
+
+    /// Waits until the committed frontier includes `ticket` (the first `as_of` that shows
+    /// the records of the ingest that answered it).
+    async fn wait_for_ticket(&self, ticket: Epoch, limits: &QueryLimits) -> Result<(), QueryError> {
+        if self.catalog.as_of() >= ticket {
+            return Ok(());
+        }
+        let catalog = self.catalog.clone();
+        let wait = limits.min_ticket_wait;
+        let started = Instant::now();
+        // `wait_beyond` blocks on a condition variable: keep it off the async workers.
+        let reached = tokio::task::spawn_blocking(move || catalog.wait_beyond(ticket.saturating_sub(1), wait))
+            .await
+            .map_err(|e| QueryError::Snapshot(format!("waiting for min_ticket failed: {e}")))?;
+        if reached >= ticket {
+            Ok(())
+        } else {
+            Err(QueryError::TicketNotReached {
+                ticket,
+                reached,
+                waited: started.elapsed(),
+            })
+        }
+    }
+
+    async fn plan_and_collect(&self, request: &QueryRequest, limits: &QueryLimits) -> Result<QueryResult, QueryError> {
+        let ctx = session(limits)?;
         let state = ctx.state();
         let dialect = state.config().options().sql_parser.dialect;
-        let statement = state.sql_to_statement(sql, &dialect).map_err(invalid)?;
+        let statement = state.sql_to_statement(&request.sql, &dialect).map_err(invalid)?;
         check_statement(&statement)?;
+        let cut_at = lacks_limit(&statement).then_some(limits.row_limit);
         let references = state.resolve_table_references(&statement).map_err(invalid)?;
 
         // The `system` schema always exists, so an unknown `system.x` is "table not found".
@@ -80,43 +130,58 @@ impl SqlEngine {
                 .map_err(|e| QueryError::Snapshot(e.to_string()))?;
         }
 
-        // Snapshot every live table the statement names under one pinned frontier.
-        let as_of = {
+        // Freeze every live table the statement names under one pinned frontier: O(1) per
+        // table, so the pin is short and nothing is read under it.
+        let (as_of, frozen) = {
             let read = self.catalog.read();
+            let mut frozen = Vec::new();
             for reference in &references {
-                if is_in_schema(reference, SYSTEM_SCHEMA) {
-                    self.register_system_table(&ctx, reference.table(), read.as_of())?;
-                    continue;
+                if is_in_schema(reference, DEFAULT_SCHEMA)
+                    && let Some(table) = read.table(reference.table())
+                    && !frozen.iter().any(|(name, _)| name == reference.table())
+                {
+                    frozen.push((reference.table().to_string(), table.freeze()));
                 }
-                if !is_in_schema(reference, DEFAULT_SCHEMA) {
-                    continue;
-                }
-                let Some(table) = read.table(reference.table()) else {
-                    continue;
-                };
-                if ctx.table_exist(reference.table()).unwrap_or(false) {
-                    continue;
-                }
-                let batch = table.snapshot().map_err(|e| QueryError::Snapshot(e.to_string()))?;
-                let mem = MemTable::try_new(table.schema(), vec![vec![batch]])
-                    .map_err(|e| QueryError::Snapshot(e.to_string()))?;
-                ctx.register_table(reference.table(), Arc::new(mem))
-                    .map_err(|e| QueryError::Snapshot(e.to_string()))?;
             }
-            read.as_of()
+            (read.as_of(), frozen)
         };
+        for reference in &references {
+            if is_in_schema(reference, SYSTEM_SCHEMA) {
+                self.register_system_table(&ctx, reference.table(), as_of)?;
+            }
+        }
+        for (name, table) in frozen {
+            ctx.register_table(name.as_str(), Arc::new(ProjectionProvider::new(table)))
+                .map_err(|e| QueryError::Snapshot(e.to_string()))?;
+        }
 
-        let plan = state.statement_to_plan(statement).await.map_err(invalid)?;
+        let mut plan = state.statement_to_plan(statement).await.map_err(invalid)?;
         read_only_options()
             .verify_plan(&plan)
             .map_err(|e| QueryError::Forbidden(strip_error_prefix(&e)))?;
+        if !request.params.is_empty() {
+            plan = params::bind(plan, &request.params)?;
+        }
+        if let Some(rows) = cut_at {
+            // One row more than the limit tells "cut" from "exactly at the limit".
+            plan = LogicalPlanBuilder::from(plan)
+                .limit(0, Some(rows.saturating_add(1)))
+                .and_then(LogicalPlanBuilder::build)
+                .map_err(invalid)?;
+        }
         let frame = ctx.execute_logical_plan(plan).await.map_err(invalid)?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-        let batches = frame
-            .collect()
-            .await
-            .map_err(|e| QueryError::Execution(strip_error_prefix(&e)))?;
-        Ok(QueryResult { schema, batches, as_of })
+        let batches = frame.collect().await.map_err(|e| execution_error(&e, limits))?;
+        let (batches, truncated) = match cut_at {
+            Some(rows) => cut(batches, rows),
+            None => (batches, false),
+        };
+        Ok(QueryResult {
+            schema,
+            batches,
+            as_of,
+            truncated,
+        })
     }
 
     /// Registers `system.<name>` if there is such a table and it is not registered yet.
@@ -145,6 +210,49 @@ const DEFAULT_SCHEMA: &str = "public";
 /// name is in the default schema).
 fn is_in_schema(reference: &TableReference, schema: &str) -> bool {
     reference.catalog().is_none_or(|c| c == DEFAULT_CATALOG) && reference.schema().unwrap_or(DEFAULT_SCHEMA) == schema
+}
+
+/// A session for one query: its own memory pool of `limits.memory_limit_bytes` and no disk
+/// manager, so an operator that runs out of memory fails instead of spilling.
+fn session(limits: &QueryLimits) -> Result<SessionContext, QueryError> {
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_limit(limits.memory_limit_bytes, 1.0)
+        .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled))
+        .build_arc()
+        .map_err(|e| QueryError::Snapshot(e.strip_backtrace()))?;
+    let config = SessionConfig::new().with_information_schema(true);
+    Ok(SessionContext::new_with_config_rt(config, runtime))
+}
+
+/// Keeps the first `limit` rows; says whether any were dropped.
+fn cut(batches: Vec<RecordBatch>, limit: usize) -> (Vec<RecordBatch>, bool) {
+    let mut kept = Vec::with_capacity(batches.len());
+    let mut left = limit;
+    let mut truncated = false;
+    for batch in batches {
+        if batch.num_rows() <= left {
+            left -= batch.num_rows();
+            kept.push(batch);
+        } else {
+            truncated = true;
+            if left > 0 {
+                kept.push(batch.slice(0, left));
+                left = 0;
+            }
+        }
+    }
+    (kept, truncated)
+}
+
+/// A failure while running: out of memory (the pool said no) or anything else.
+fn execution_error(e: &DataFusionError, limits: &QueryLimits) -> QueryError {
+    match e.find_root() {
+        DataFusionError::ResourcesExhausted(reason) => QueryError::MemoryLimit {
+            limit_bytes: limits.memory_limit_bytes,
+            reason: reason.clone(),
+        },
+        _ => QueryError::Execution(strip_error_prefix(e)),
+    }
 }
 
 fn invalid(e: DataFusionError) -> QueryError {

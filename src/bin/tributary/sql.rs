@@ -25,6 +25,7 @@ pub fn run(args: SqlArgs) -> anyhow::Result<()> {
     let (status, body) = runtime.block_on(async {
         let mut request = reqwest::Client::new().post(&url).json(&SqlRequest {
             sql: args.query.clone(),
+            ..SqlRequest::default()
         });
         if let Some(token) = &args.token {
             request = request.bearer_auth(token);
