@@ -5,6 +5,8 @@ mod common;
 
 mod anomaly;
 mod demo_cli;
+mod history;
 mod http_api;
 mod http_ingest;
 mod iot_pipeline;
+mod replay;

@@ -9,7 +9,8 @@
 //! * [`kafka`] — Kafka consumer-group source and producer sink (rdkafka);
 //! * [`mqtt`] — MQTT subscription source and publish sink (rumqttc);
 //! * [`http`] — a source for streams fed by HTTP ingest alone;
-//! * [`dlq`] — the dead-letter file sink.
+//! * [`dlq`] — the dead-letter file sink;
+//! * [`history`] — the Parquet history store and the replay source.
 //!
 //! Every source decodes JSON with the engine's
 //! [`JsonDecoder`](tributary_engine::record::JsonDecoder), tags rejects with their
@@ -19,6 +20,7 @@
 
 pub mod dlq;
 pub mod generator;
+pub mod history;
 pub mod http;
 pub mod kafka;
 pub mod mqtt;

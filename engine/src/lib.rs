@@ -24,10 +24,12 @@
 //! * [`ingest`] — HTTP ingest into any stream: body splitting, decoding, tickets;
 //! * [`pipeline`] — the builder users write pipelines against;
 //! * [`live`] — projection tables and the consistent catalog;
-//! * [`runtime`] — worker threads, epochs, backpressure, shutdown.
+//! * [`runtime`] — worker threads, epochs, backpressure, shutdown;
+//! * [`history`] — the history contract (stores, writers, the manifest).
 #![deny(missing_docs)]
 
 mod error;
+pub mod history;
 pub mod ingest;
 pub mod live;
 pub mod pipeline;

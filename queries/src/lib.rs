@@ -35,4 +35,4 @@ pub mod http;
 pub mod sql;
 
 pub use http::{ApiConfig, ApiState, router, serve};
-pub use sql::{QueryError, QueryResult, SqlEngine};
+pub use sql::{HistorySources, QueryError, QueryResult, SqlEngine};

@@ -19,6 +19,7 @@
 
 mod config;
 mod counters;
+mod history_tap;
 mod input;
 mod worker;
 
@@ -27,9 +28,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use config::RuntimeConfig;
 pub use counters::CounterRegistry;
+pub(crate) use history_tap::HistoryTap;
 pub(crate) use input::{DrivenInput, InputDriver};
 
 use crate::EngineError;
+use crate::history::HistoryStore;
 use crate::ingest::IngestRegistry;
 use crate::live::LiveCatalog;
 use crate::pipeline::Pipeline;
@@ -42,6 +45,8 @@ pub(crate) struct Services {
     pub(crate) counters: Arc<CounterRegistry>,
     pub(crate) dead_letters: Arc<DeadLetterQueue>,
     pub(crate) ingest: Arc<IngestRegistry>,
+    /// Where accepted records are appended, if history is on.
+    pub(crate) history: Option<Arc<dyn HistoryStore>>,
 }
 
 /// Asks a running pipeline to stop: sources stop, inputs close, the dataflow drains.
@@ -76,10 +81,24 @@ impl Runtime {
         Self::start_with(config, Arc::new(DeadLetterQueue::default()), build)
     }
 
-    /// Starts `build` with rejected records going to `dead_letters`.
+    /// Starts `build` with rejected records going to `dead_letters`; no history.
     pub fn start_with<F>(
         config: RuntimeConfig,
         dead_letters: Arc<DeadLetterQueue>,
+        build: F,
+    ) -> Result<RunningPipeline, EngineError>
+    where
+        F: Fn(&mut Pipeline<'_>) -> Result<(), EngineError> + Send + Sync + 'static,
+    {
+        Self::start_with_history(config, dead_letters, None, build)
+    }
+
+    /// Starts `build` with rejected records going to `dead_letters` and, if `history` is
+    /// given, every accepted record of every stream appended to it (see [`crate::history`]).
+    pub fn start_with_history<F>(
+        config: RuntimeConfig,
+        dead_letters: Arc<DeadLetterQueue>,
+        history: Option<Arc<dyn HistoryStore>>,
         build: F,
     ) -> Result<RunningPipeline, EngineError>
     where
@@ -91,6 +110,7 @@ impl Runtime {
             counters: Arc::new(CounterRegistry::default()),
             dead_letters,
             ingest: Arc::new(IngestRegistry::default()),
+            history,
         };
         let shutdown = ShutdownHandle::default();
         let ctx = worker::WorkerContext {

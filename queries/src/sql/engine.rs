@@ -16,6 +16,7 @@ use tributary_engine::{Epoch, LiveCatalog, RunningPipeline};
 
 use super::QueryError;
 use super::guard::{check_statement, read_only_options};
+use super::history::{HISTORY_SCHEMA, HistorySources};
 use super::system::{SYSTEM_SCHEMA, SystemSources};
 
 /// The answer to one query.
@@ -34,6 +35,7 @@ pub struct QueryResult {
 pub struct SqlEngine {
     catalog: Arc<LiveCatalog>,
     system: SystemSources,
+    history: Option<HistorySources>,
 }
 
 impl SqlEngine {
@@ -42,6 +44,7 @@ impl SqlEngine {
         Self {
             catalog,
             system: SystemSources::default(),
+            history: None,
         }
     }
 
@@ -50,7 +53,14 @@ impl SqlEngine {
         Self {
             catalog: pipeline.catalog(),
             system: SystemSources::for_pipeline(pipeline),
+            history: None,
         }
+    }
+
+    /// Also answers `history.<stream>` from the history in `history` (see [`HistorySources`]).
+    pub fn with_history(mut self, history: HistorySources) -> Self {
+        self.history = Some(history);
+        self
     }
 
     /// The catalog queries read.
@@ -78,6 +88,14 @@ impl SqlEngine {
         let as_of = {
             let read = self.catalog.read();
             for reference in &references {
+                if let Some(history) = self
+                    .history
+                    .as_ref()
+                    .filter(|_| is_in_schema(reference, HISTORY_SCHEMA))
+                {
+                    history.register(&ctx, reference.table())?;
+                    continue;
+                }
                 if is_in_schema(reference, SYSTEM_SCHEMA) {
                     self.register_system_table(&ctx, reference.table(), read.as_of())?;
                     continue;

@@ -7,13 +7,15 @@ use std::sync::Arc;
 use anyhow::Context;
 use tributary::connectors::dlq::NdjsonDeadLetterSink;
 use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig, SensorReading};
+use tributary::connectors::history::{ParquetHistoryConfig, ParquetHistoryStore};
 use tributary::connectors::http::HttpIngestOnly;
 use tributary::connectors::kafka::{KafkaSource, KafkaSourceConfig};
 use tributary::connectors::mqtt::{MqttSource, MqttSourceConfig};
+use tributary::engine::history::HistoryStore;
 use tributary::engine::source::{DeadLetterQueue, Source};
 use tributary::engine::{Runtime, RuntimeConfig};
 use tributary::pipelines::iot;
-use tributary::queries::{ApiState, serve};
+use tributary::queries::{ApiState, HistorySources, SqlEngine, serve};
 
 use crate::source_arg::{SourceArg, sensor_topic_pattern};
 
@@ -28,8 +30,9 @@ pub struct DemoArgs {
     /// (`POST /v1/ingest/readings`) works with every source.
     #[arg(long, default_value = "generator")]
     source: SourceArg,
-    /// Data directory, created if missing. Dead letters go to `DIR/dlq/<stream>.ndjson`;
-    /// Parquet history and recovery will live here too.
+    /// Data directory, created if missing. Dead letters go to `DIR/dlq/<stream>.ndjson`,
+    /// every accepted reading to Parquet history in `DIR/history/` (`history.readings` in
+    /// SQL; `tributary replay --data DIR` replays it).
     #[arg(long, default_value = "./tributary-data")]
     data: PathBuf,
     /// Number of simulated sensors.
@@ -63,8 +66,17 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     let workers = config.workers;
     let described = source.describe();
-    let pipeline = Runtime::start_with(config, dead_letters, move |p| iot::build(p, source.as_ref()))?;
-    let state = ApiState::for_pipeline(&pipeline);
+    let history_config = ParquetHistoryConfig::in_data_dir(&args.data);
+    let history_dir = history_config.dir.clone();
+    let history: Arc<dyn HistoryStore> = Arc::new(
+        ParquetHistoryStore::open(history_config)
+            .with_context(|| format!("cannot open history in {}", history_dir.display()))?,
+    );
+    let pipeline = Runtime::start_with_history(config, dead_letters, Some(history), move |p| {
+        iot::build(p, source.as_ref())
+    })?;
+    let mut state = ApiState::for_pipeline(&pipeline);
+    state.sql = Arc::new(SqlEngine::for_pipeline(&pipeline).with_history(HistorySources::new(&history_dir)));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -76,7 +88,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, workers, source = %described, data = %args.data.display(), "tributary demo running; Ctrl-C stops it");
-        tracing::info!(dlq = %dlq_dir.display(), "Parquet history and recovery are not implemented yet: a restart starts from scratch; dead letters are kept");
+        tracing::info!(dlq = %dlq_dir.display(), history = %history_dir.display(), "recovery is not implemented yet: a restart starts the projections from scratch; history and dead letters are kept");
         print_examples(addr);
         serve(listener, state, async {
             // If the signal handler cannot be installed, serve until killed.
