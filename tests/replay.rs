@@ -121,7 +121,6 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 4, ..ProptestConfig::default() })]
 
     #[test]
-    #[ignore = "not yet run green: alerts/actions differ between live and replay; see the report"]
     fn replay_reproduces_the_live_projections(readings in readings()) {
         let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
         let live = live(readings, dir.path()).map_err(|e| TestCaseError::fail(e.to_string()))?;
