@@ -11,7 +11,8 @@
 //! * [`http`] — a source for streams fed by HTTP ingest alone;
 //! * [`dlq`] — the dead-letter file sink;
 //! * [`webhook`] — the webhook action sink (retries, circuit breaker, bounded queue);
-//! * [`actions`] — what every action sink shares (delivery log, dead letters).
+//! * [`actions`] — what every action sink shares (delivery log, dead letters);
+//! * [`history`] — the Parquet history store and the replay source.
 //!
 //! Every source decodes JSON with the engine's
 //! [`JsonDecoder`](tributary_engine::record::JsonDecoder), tags rejects with their
@@ -22,6 +23,7 @@
 pub mod actions;
 pub mod dlq;
 pub mod generator;
+pub mod history;
 pub mod http;
 pub mod kafka;
 pub mod mqtt;

@@ -75,6 +75,14 @@ pub enum EngineError {
         /// The serde message.
         reason: String,
     },
+    /// Writing a stream's history failed.
+    #[error("history of stream `{stream}`: {reason}")]
+    History {
+        /// The stream.
+        stream: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// Timely failed to start or a worker panicked.
     #[error("dataflow runtime failed: {0}")]
     Runtime(String),

@@ -26,12 +26,14 @@
 //! * [`export`] — collection updates out of the dataflow, complete epochs only, never blocking;
 //! * [`delivery`] — actions, action sinks and the delivery log behind `system.actions`;
 //! * [`live`] — projection tables and the consistent catalog;
-//! * [`runtime`] — worker threads, epochs, backpressure, shutdown.
+//! * [`runtime`] — worker threads, epochs, backpressure, shutdown;
+//! * [`history`] — the history contract (stores, writers, the manifest).
 #![deny(missing_docs)]
 
 pub mod delivery;
 mod error;
 pub mod export;
+pub mod history;
 pub mod ingest;
 pub mod live;
 pub mod pipeline;

@@ -63,11 +63,12 @@ use timely::dataflow::{ProbeHandle, Scope};
 use crate::EngineError;
 use crate::delivery::{ActionRecord, ActionSink, DeliveryExport};
 use crate::export::{ExportConsumer, attach_export};
+use crate::history::history_schema;
 use crate::ingest::TypedEndpoint;
 use crate::live::attach_projection_sink;
 use crate::record::{JsonDecoder, derive_arrow_fields};
-use crate::runtime::{DrivenInput, InputDriver, Services};
-use crate::source::{DeadLetter, RejectKind, Source, SourcePosition, WorkerInfo};
+use crate::runtime::{DrivenInput, HistoryTap, InputDriver, Services};
+use crate::source::{DeadLetter, RejectKind, Source, SourcePosition, StreamSpec, WorkerInfo};
 use crate::time::{Epoch, EventTime};
 
 /// A differential collection in a Tributary dataflow: records of type `D`, epochs as time.
@@ -169,13 +170,34 @@ impl<'scope> Pipeline<'scope> {
     /// Declares the stream `name`, read from `source`, as a collection of `T`.
     ///
     /// The stream is also open to HTTP ingest (`POST /v1/ingest/<name>`, JSON decoded into
-    /// `T`) for as long as `source` runs; see [`crate::ingest`].
+    /// `T`) for as long as `source` runs; see [`crate::ingest`]. With history on, its
+    /// history is partitioned by ingest time; [`source_with`](Self::source_with) says how
+    /// to read event time instead.
     pub fn source<T, S>(&mut self, name: &str, source: &S) -> Result<Collection<'scope, T>, EngineError>
     where
-        T: DeserializeOwned + Clone + Send + 'static,
+        T: Serialize + DeserializeOwned + Clone + Send + 'static,
         S: Source<T> + ?Sized,
     {
+        self.source_with(StreamSpec::new(name), source)
+    }
+
+    /// Declares the stream `spec` names, read from `source`, as a collection of `T`; like
+    /// [`source`](Self::source), with the stream's event time for history partitioning.
+    pub fn source_with<T, S>(&mut self, spec: StreamSpec<T>, source: &S) -> Result<Collection<'scope, T>, EngineError>
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + 'static,
+        S: Source<T> + ?Sized,
+    {
+        let name = spec.name.as_str();
         self.claim("stream", name)?;
+        let history = match &self.services.history {
+            Some(store) => {
+                let schema = history_schema(&derive_arrow_fields::<T>(&[])?);
+                let writer = store.open(name, self.worker, schema.clone())?;
+                Some(HistoryTap::new(name, schema, writer, spec.event_time.clone()))
+            }
+            None => None,
+        };
         let (handle, stream) = self.scope.new_input::<Vec<(T, Epoch, isize)>>();
         let reader = source.open(self.worker)?;
         tracing::debug!(worker = self.worker.index, stream = name, source = %source.describe(), "source opened");
@@ -198,6 +220,7 @@ impl<'scope> Pipeline<'scope> {
             counters,
             dead_letters,
             link,
+            history,
         )));
         Ok(stream.as_collection())
     }

@@ -40,4 +40,4 @@ pub mod metrics;
 pub mod sql;
 
 pub use http::{ApiConfig, ApiState, SubscribeConfig, router, serve};
-pub use sql::{QueryError, QueryLimits, QueryRequest, QueryResult, SqlEngine};
+pub use sql::{HistorySources, QueryError, QueryLimits, QueryRequest, QueryResult, SqlEngine};

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tributary_connectors::generator::SensorReading;
 use tributary_engine::delivery::{ActionRecord, ActionSink};
-use tributary_engine::source::Source;
+use tributary_engine::source::{Source, StreamSpec};
 use tributary_engine::{EngineError, Pipeline, ProjectionSpec};
 use tributary_operators::{
     ActionEvent, ActionState, AlertRow, AnomalyConfig, AnomalyScores, AnomalyState, KeyStats, OrderedFloat, ScoreRow,
@@ -263,7 +263,10 @@ where
     S: Source<SensorReading> + ?Sized,
 {
     let values = p
-        .source(READINGS, source)?
+        .source_with(
+            StreamSpec::new(READINGS).with_event_time(|r: &SensorReading| r.ts),
+            source,
+        )?
         .map(|r| (r.sensor_id, (r.ts, OrderedFloat(r.value))));
     let stats = values
         .clone()

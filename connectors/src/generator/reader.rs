@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use tributary_engine::source::{SourceOutput, SourceReader, SourceStatus, WorkerInfo};
+use tributary_engine::source::{SourceCheckpoint, SourceOutput, SourceReader, SourceStatus, WorkerInfo};
 
 use super::{SensorGenerator, SensorReading};
 
@@ -49,5 +49,10 @@ impl SourceReader<SensorReading> for GeneratorReader {
             _ if self.next < allowed => SourceStatus::Ready,
             _ => SourceStatus::Idle,
         }
+    }
+
+    /// The next global index this reader would emit (its indices step by the worker count).
+    fn checkpoint(&self) -> Option<SourceCheckpoint> {
+        Some(SourceCheckpoint::Sequence { next: self.next })
     }
 }

@@ -2,9 +2,12 @@
 
 use std::sync::Arc;
 
+use serde::Serialize;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::InputHandle;
 
+use super::history_tap::HistoryTap;
+use crate::EngineError;
 use crate::ingest::{IngestBatch, IngestQueue};
 use crate::source::{DeadLetterQueue, SourceLink, SourceOutput, SourceReader, SourceStatus, StreamCounters};
 use crate::time::Epoch;
@@ -16,10 +19,12 @@ pub(crate) trait DrivenInput {
     fn poll(&mut self, budget: usize) -> (SourceStatus, usize);
     /// Moves the input to a later epoch.
     fn advance_to(&mut self, epoch: Epoch);
-    /// Tells the reader which epochs have reached every projection.
+    /// Tells the reader which epochs have reached every projection (with history on: and
+    /// are durable in history). May be called with the same frontier again.
     fn processed(&mut self, frontier: Epoch);
-    /// Closes the input (the reader stays, to hear about the final frontier).
-    fn close(&mut self);
+    /// Closes the input (the reader stays, to hear about the final frontier) and commits
+    /// its history; reports a history write error.
+    fn close(&mut self) -> Result<(), EngineError>;
 }
 
 type Handle<T> = InputHandle<Epoch, CapacityContainerBuilder<Vec<(T, Epoch, isize)>>>;
@@ -34,9 +39,12 @@ pub(crate) struct InputDriver<T: Clone + 'static> {
     link: Arc<SourceLink>,
     buffer: Vec<(T, Epoch, isize)>,
     batches: Vec<IngestBatch<T>>,
+    history: Option<HistoryTap<T>>,
+    /// The last frontier the reader heard.
+    reported: Epoch,
 }
 
-impl<T: Clone + 'static> InputDriver<T> {
+impl<T: Clone + Serialize + Send + 'static> InputDriver<T> {
     pub(crate) fn new(
         stream: &str,
         handle: Handle<T>,
@@ -45,6 +53,7 @@ impl<T: Clone + 'static> InputDriver<T> {
         counters: Arc<StreamCounters>,
         dead_letters: Arc<DeadLetterQueue>,
         link: Arc<SourceLink>,
+        history: Option<HistoryTap<T>>,
     ) -> Self {
         if let Some(queue) = &ingest {
             queue.attach_input();
@@ -59,11 +68,13 @@ impl<T: Clone + 'static> InputDriver<T> {
             link,
             buffer: Vec::new(),
             batches: Vec::new(),
+            history,
+            reported: 0,
         }
     }
 }
 
-impl<T: Clone + 'static> DrivenInput for InputDriver<T> {
+impl<T: Clone + Serialize + Send + 'static> DrivenInput for InputDriver<T> {
     fn poll(&mut self, budget: usize) -> (SourceStatus, usize) {
         let Some(handle) = self.handle.as_mut() else {
             return (SourceStatus::Finished, 0);
@@ -89,6 +100,9 @@ impl<T: Clone + 'static> DrivenInput for InputDriver<T> {
             }
         }
         let n = self.buffer.len();
+        if let Some(history) = self.history.as_mut() {
+            history.keep(&self.buffer);
+        }
         handle.send_batch(&mut self.buffer);
         self.buffer.clear();
         (status, n)
@@ -96,20 +110,36 @@ impl<T: Clone + 'static> DrivenInput for InputDriver<T> {
 
     fn advance_to(&mut self, epoch: Epoch) {
         if let Some(handle) = self.handle.as_mut() {
+            if let Some(history) = self.history.as_mut() {
+                history.close_epoch(*handle.time(), self.reader.checkpoint());
+            }
             handle.advance_to(epoch);
             handle.flush();
         }
     }
 
     fn processed(&mut self, frontier: Epoch) {
-        self.reader.processed(frontier);
+        // With history, a record counts as processed only once its file is committed too.
+        let frontier = self.history.as_ref().map_or(frontier, |h| frontier.min(h.durable()));
+        if frontier > self.reported {
+            self.reported = frontier;
+            self.reader.processed(frontier);
+        }
     }
 
-    fn close(&mut self) {
-        if self.handle.take().is_some()
-            && let Some(queue) = &self.ingest
-        {
+    fn close(&mut self) -> Result<(), EngineError> {
+        let Some(handle) = self.handle.take() else {
+            return Ok(());
+        };
+        if let Some(queue) = &self.ingest {
             queue.detach_input();
+        }
+        match self.history.as_mut() {
+            Some(history) => {
+                history.close_epoch(*handle.time(), self.reader.checkpoint());
+                history.finish()
+            }
+            None => Ok(()),
         }
     }
 }

@@ -20,6 +20,7 @@
 mod config;
 mod counters;
 mod health;
+mod history_tap;
 mod input;
 mod worker;
 
@@ -29,10 +30,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub use config::RuntimeConfig;
 pub use counters::CounterRegistry;
 pub use health::{PipelineHealth, Readiness};
+pub(crate) use history_tap::HistoryTap;
 pub(crate) use input::{DrivenInput, InputDriver};
 
 use crate::EngineError;
 use crate::delivery::DeliveryLog;
+use crate::history::HistoryStore;
 use crate::ingest::IngestRegistry;
 use crate::live::LiveCatalog;
 use crate::pipeline::Pipeline;
@@ -47,6 +50,8 @@ pub(crate) struct Services {
     pub(crate) ingest: Arc<IngestRegistry>,
     pub(crate) health: Arc<PipelineHealth>,
     pub(crate) deliveries: Arc<DeliveryLog>,
+    /// Where accepted records are appended, if history is on.
+    pub(crate) history: Option<Arc<dyn HistoryStore>>,
 }
 
 /// Asks a running pipeline to stop: sources stop, inputs close, the dataflow drains.
@@ -81,7 +86,7 @@ impl Runtime {
         Self::start_with(config, Arc::new(DeadLetterQueue::default()), build)
     }
 
-    /// Starts `build` with rejected records going to `dead_letters`.
+    /// Starts `build` with rejected records going to `dead_letters`; no history.
     pub fn start_with<F>(
         config: RuntimeConfig,
         dead_letters: Arc<DeadLetterQueue>,
@@ -95,11 +100,27 @@ impl Runtime {
 
     /// Starts `build` with rejected records going to `dead_letters`, and `deliveries` as the
     /// log its action sinks record into (so that `system.actions` shows it; see
-    /// [`RunningPipeline::deliveries`]).
+    /// [`RunningPipeline::deliveries`]); no history.
     pub fn start_delivering<F>(
         config: RuntimeConfig,
         dead_letters: Arc<DeadLetterQueue>,
         deliveries: Arc<DeliveryLog>,
+        build: F,
+    ) -> Result<RunningPipeline, EngineError>
+    where
+        F: Fn(&mut Pipeline<'_>) -> Result<(), EngineError> + Send + Sync + 'static,
+    {
+        Self::start_with_history(config, dead_letters, deliveries, None, build)
+    }
+
+    /// Starts `build` with rejected records going to `dead_letters`, action deliveries
+    /// recorded in `deliveries` and, if `history` is given, every accepted record of every
+    /// stream appended to it (see [`crate::history`]).
+    pub fn start_with_history<F>(
+        config: RuntimeConfig,
+        dead_letters: Arc<DeadLetterQueue>,
+        deliveries: Arc<DeliveryLog>,
+        history: Option<Arc<dyn HistoryStore>>,
         build: F,
     ) -> Result<RunningPipeline, EngineError>
     where
@@ -113,6 +134,7 @@ impl Runtime {
             ingest: Arc::new(IngestRegistry::default()),
             health: Arc::new(PipelineHealth::new(config.workers)),
             deliveries,
+            history,
         };
         let shutdown = ShutdownHandle::default();
         let ctx = worker::WorkerContext {

@@ -39,15 +39,17 @@ where
     let mut epoch: Epoch = 0;
     let mut epoch_started = Instant::now();
     let mut epoch_records = 0usize;
-    let mut reported: Epoch = 0;
     // Worker 0's epoch clock stands for all workers (they cut epochs on the same schedule).
     let clock = (info.index == 0).then_some(&ctx.services.health);
     if let Some(health) = clock {
         health.epoch_opened(epoch);
     }
+    // The first history write error; the input keeps running, its offsets stay uncommitted.
+    let mut failure: Option<EngineError> = None;
 
     while open.iter().any(|o| *o) && !ctx.shutdown.is_shutdown() {
         let mut busy = false;
+        let mut cut = false;
         // Backpressure: poll only while the projections are close enough behind.
         let caught_up = !probe.less_than(&epoch.saturating_sub(cfg.max_epochs_in_flight));
         if caught_up {
@@ -56,15 +58,21 @@ where
                 epoch_records += n;
                 match status {
                     SourceStatus::Ready => busy = true,
+                    SourceStatus::EpochDone => {
+                        busy = true;
+                        cut = true;
+                    }
                     SourceStatus::Idle => {}
                     SourceStatus::Finished => {
-                        input.close();
+                        if let Err(e) = input.close() {
+                            failure.get_or_insert(e);
+                        }
                         *open = false;
                     }
                 }
             }
         }
-        if epoch_started.elapsed() >= cfg.epoch_interval() || epoch_records >= cfg.epoch_max_records {
+        if cut || epoch_started.elapsed() >= cfg.epoch_interval() || epoch_records >= cfg.epoch_max_records {
             epoch += 1;
             for input in &mut inputs {
                 input.advance_to(epoch);
@@ -81,24 +89,27 @@ where
             cfg.idle_park()
         };
         worker.step_or_park(Some(park));
-        // Tell readers what has reached every projection (offset commits, acks).
+        // Tell readers what has reached every projection (offset commits, acks); each input
+        // also waits for its history to be durable, which advances on its own.
         let frontier = probe.with_frontier(|f| f.first().copied().unwrap_or(Epoch::MAX));
-        if frontier > reported {
-            reported = frontier;
-            for input in &mut inputs {
-                input.processed(frontier);
-            }
+        for input in &mut inputs {
+            input.processed(frontier);
         }
     }
 
     // Closing the inputs lets the frontier run to its end; step until every update is out,
     // then let the readers commit what the drained dataflow processed.
     for input in &mut inputs {
-        input.close();
+        if let Err(e) = input.close() {
+            failure.get_or_insert(e);
+        }
     }
     while worker.step_or_park(Some(cfg.idle_park())) {}
     for input in &mut inputs {
         input.processed(Epoch::MAX);
     }
-    Ok(())
+    failure.map_or(Ok(()), |e| {
+        tracing::error!(worker = info.index, error = %e, "history could not be committed");
+        Err(e)
+    })
 }

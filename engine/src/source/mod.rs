@@ -12,17 +12,21 @@
 //! ([`SourceReader::processed`]) so it can commit offsets or acknowledge messages: delivery is
 //! at-least-once into the projections until the history issue makes it exactly-once.
 
+mod checkpoint;
 mod dead_letter;
 mod health;
 mod position;
+mod spec;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
+pub use checkpoint::{KafkaPosition, SourceCheckpoint};
 pub use dead_letter::{DeadLetter, DeadLetterQueue, DeadLetterSink, RejectKind};
 pub use health::{Connectivity, SourceHealth, SourceHealthRegistry, SourceLink};
 pub use position::SourcePosition;
+pub use spec::{EventTimeFn, StreamSpec};
 
 use crate::EngineError;
 use crate::record::DecodeError;
@@ -46,6 +50,9 @@ pub enum SourceStatus {
     Idle,
     /// The input has ended (bounded sources); the reader is not polled again.
     Finished,
+    /// Everything for the current epoch is out: close it now rather than at the runtime's
+    /// next time- or size-based cut. Lets a replay reproduce the epochs of a live run.
+    EpochDone,
 }
 
 /// A source of records of type `T`, shared by every worker.
@@ -66,6 +73,13 @@ pub trait SourceReader<T> {
     /// and with [`Epoch::MAX`] once the dataflow has drained at shutdown.
     fn processed(&mut self, frontier: Epoch) {
         let _ = frontier;
+    }
+
+    /// Where this reader would resume: everything it emitted so far is before this position.
+    /// Asked at each epoch close when history is on, and stored in the history manifest.
+    /// `None` (the default) for readers that cannot say.
+    fn checkpoint(&self) -> Option<SourceCheckpoint> {
+        None
     }
 }
 

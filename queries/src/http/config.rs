@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::subscribe::SubscribeConfig;
 use super::access::{AuthConfig, AuthConfigError, RateLimitConfig};
+use super::subscribe::SubscribeConfig;
 use crate::QueryLimits;
 
 /// HTTP API settings. Every field has a default.

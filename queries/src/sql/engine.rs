@@ -19,6 +19,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use tributary_engine::{Epoch, LiveCatalog, RunningPipeline};
 
 use super::guard::{check_statement, lacks_limit, read_only_options};
+use super::history::{HISTORY_SCHEMA, HistorySources};
 use super::provider::ProjectionProvider;
 use super::system::{SYSTEM_SCHEMA, SystemSources};
 use super::{QueryError, QueryLimits, QueryRequest, params};
@@ -41,6 +42,7 @@ pub struct QueryResult {
 pub struct SqlEngine {
     catalog: Arc<LiveCatalog>,
     system: SystemSources,
+    history: Option<HistorySources>,
 }
 
 impl SqlEngine {
@@ -49,6 +51,7 @@ impl SqlEngine {
         Self {
             catalog,
             system: SystemSources::default(),
+            history: None,
         }
     }
 
@@ -57,12 +60,19 @@ impl SqlEngine {
         Self {
             catalog: pipeline.catalog(),
             system: SystemSources::for_pipeline(pipeline),
+            history: None,
         }
     }
 
     /// The same engine with `system.audit` reading `audit`.
     pub fn with_audit(mut self, audit: Arc<crate::audit::AuditLog>) -> Self {
         self.system = self.system.with_audit(audit);
+        self
+    }
+
+    /// Also answers `history.<stream>` from the history in `history` (see [`HistorySources`]).
+    pub fn with_history(mut self, history: HistorySources) -> Self {
+        self.history = Some(history);
         self
     }
 
@@ -145,9 +155,16 @@ impl SqlEngine {
             }
             (read.as_of(), frozen)
         };
+        // History files are immutable once committed, so they are listed after the pin.
         for reference in &references {
             if is_in_schema(reference, SYSTEM_SCHEMA) {
                 self.register_system_table(&ctx, reference.table(), as_of)?;
+            } else if let Some(history) = self
+                .history
+                .as_ref()
+                .filter(|_| is_in_schema(reference, HISTORY_SCHEMA))
+            {
+                history.register(&ctx, reference.table())?;
             }
         }
         for (name, table) in frozen {

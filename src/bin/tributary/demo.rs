@@ -9,16 +9,18 @@ use anyhow::Context;
 use tributary::connectors::actions::DeliveryContext;
 use tributary::connectors::dlq::NdjsonDeadLetterSink;
 use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig, SensorReading};
+use tributary::connectors::history::{ParquetHistoryConfig, ParquetHistoryStore};
 use tributary::connectors::http::HttpIngestOnly;
 use tributary::connectors::kafka::{KafkaSource, KafkaSourceConfig};
 use tributary::connectors::mqtt::{MqttSource, MqttSourceConfig};
 use tributary::connectors::webhook::{WebhookConfig, WebhookSink};
 use tributary::engine::delivery::{ActionSink, DeliveryLog};
+use tributary::engine::history::HistoryStore;
 use tributary::engine::source::{DeadLetterQueue, Source};
 use tributary::engine::{Runtime, RuntimeConfig};
 use tributary::pipelines::iot;
 use tributary::queries::audit::AuditLog;
-use tributary::queries::{ApiConfig, ApiState, serve};
+use tributary::queries::{ApiConfig, ApiState, HistorySources, serve};
 
 use crate::source_arg::{SourceArg, sensor_topic_pattern};
 
@@ -33,8 +35,9 @@ pub struct DemoArgs {
     /// (`POST /v1/ingest/readings`) works with every source.
     #[arg(long, default_value = "generator")]
     source: SourceArg,
-    /// Data directory, created if missing. Dead letters go to `DIR/dlq/<stream>.ndjson`;
-    /// Parquet history and recovery will live here too.
+    /// Data directory, created if missing. Dead letters go to `DIR/dlq/<stream>.ndjson`,
+    /// every accepted reading to Parquet history in `DIR/history/` (`history.readings` in
+    /// SQL; `tributary replay --data DIR` replays it).
     #[arg(long, default_value = "./tributary-data")]
     data: PathBuf,
     /// Number of simulated sensors.
@@ -91,15 +94,28 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         None => None,
     };
     let sinks: Vec<Arc<dyn ActionSink>> = webhook.iter().map(|w| w.clone() as Arc<dyn ActionSink>).collect();
-    let pipeline = Runtime::start_delivering(config, dead_letters, deliveries, move |p| {
+    let history_config = ParquetHistoryConfig::in_data_dir(&args.data);
+    let history_dir = history_config.dir.clone();
+    let history: Arc<dyn HistoryStore> = Arc::new(
+        ParquetHistoryStore::open(history_config)
+            .with_context(|| format!("cannot open history in {}", history_dir.display()))?,
+    );
+    let pipeline = Runtime::start_with_history(config, dead_letters, deliveries, Some(history), move |p| {
         iot::build_delivering(p, source.as_ref(), &sinks)
     })?;
-    let state = ApiState::for_pipeline(&pipeline)
+    let mut state = ApiState::for_pipeline(&pipeline)
         .with_config(ApiConfig {
             auth,
             ..ApiConfig::default()
         })?
         .with_audit(audit);
+    state.sql = Arc::new(
+        state
+            .sql
+            .as_ref()
+            .clone()
+            .with_history(HistorySources::new(&history_dir)),
+    );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -112,7 +128,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, workers, source = %described, data = %args.data.display(), "tributary demo running; Ctrl-C stops it");
         tracing::info!(audit = %audit_dir.display(), "ingest and admin calls are audited (system.audit)");
-        tracing::info!(dlq = %dlq_dir.display(), "Parquet history and recovery are not implemented yet: a restart starts from scratch; dead letters are kept");
+        tracing::info!(dlq = %dlq_dir.display(), history = %history_dir.display(), "recovery is not implemented yet: a restart starts the projections from scratch; history and dead letters are kept");
         print_examples(addr);
         serve(listener, state, async {
             // If the signal handler cannot be installed, serve until killed.
