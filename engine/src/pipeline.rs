@@ -67,7 +67,7 @@ use crate::history::history_schema;
 use crate::ingest::TypedEndpoint;
 use crate::live::attach_projection_sink;
 use crate::record::{JsonDecoder, derive_arrow_fields};
-use crate::runtime::{DrivenInput, HistoryTap, InputDriver, Services};
+use crate::runtime::{DrivenInput, HistoryTap, InputDriver, Services, StreamBookkeeping};
 use crate::source::{DeadLetter, RejectKind, Source, SourcePosition, StreamSpec, WorkerInfo};
 use crate::time::{Epoch, EventTime};
 
@@ -217,9 +217,11 @@ impl<'scope> Pipeline<'scope> {
             handle,
             reader,
             queue,
-            counters,
-            dead_letters,
-            link,
+            StreamBookkeeping {
+                counters,
+                dead_letters,
+                link,
+            },
             history,
         )));
         Ok(stream.as_collection())

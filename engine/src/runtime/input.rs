@@ -29,6 +29,14 @@ pub(crate) trait DrivenInput {
 
 type Handle<T> = InputHandle<Epoch, CapacityContainerBuilder<Vec<(T, Epoch, isize)>>>;
 
+/// What an input counts and reports into for its stream: counters, dead letters and the
+/// source's health link.
+pub(crate) struct StreamBookkeeping {
+    pub(crate) counters: Arc<StreamCounters>,
+    pub(crate) dead_letters: Arc<DeadLetterQueue>,
+    pub(crate) link: Arc<SourceLink>,
+}
+
 pub(crate) struct InputDriver<T: Clone + 'static> {
     stream: String,
     handle: Option<Handle<T>>,
@@ -50,11 +58,14 @@ impl<T: Clone + Serialize + Send + 'static> InputDriver<T> {
         handle: Handle<T>,
         reader: Box<dyn SourceReader<T>>,
         ingest: Option<Arc<IngestQueue<T>>>,
-        counters: Arc<StreamCounters>,
-        dead_letters: Arc<DeadLetterQueue>,
-        link: Arc<SourceLink>,
+        bookkeeping: StreamBookkeeping,
         history: Option<HistoryTap<T>>,
     ) -> Self {
+        let StreamBookkeeping {
+            counters,
+            dead_letters,
+            link,
+        } = bookkeeping;
         if let Some(queue) = &ingest {
             queue.attach_input();
         }

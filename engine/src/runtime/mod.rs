@@ -31,7 +31,7 @@ pub use config::RuntimeConfig;
 pub use counters::CounterRegistry;
 pub use health::{PipelineHealth, Readiness};
 pub(crate) use history_tap::HistoryTap;
-pub(crate) use input::{DrivenInput, InputDriver};
+pub(crate) use input::{DrivenInput, InputDriver, StreamBookkeeping};
 
 use crate::EngineError;
 use crate::delivery::DeliveryLog;
