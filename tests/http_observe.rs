@@ -123,6 +123,13 @@ async fn metrics_count_ingest_and_show_latency_and_frontiers() -> anyhow::Result
         );
     }
     assert_eq!(sample(&after, "tributary_ready"), Some(1.0), "{after}");
+    // No action sink in this pipeline: the delivery families are there, at zero.
+    assert_eq!(
+        sample(&after, r#"tributary_action_deliveries_total{outcome="delivered"}"#),
+        Some(0.0),
+        "{after}"
+    );
+    assert_eq!(sample(&after, "tributary_action_queue_depth"), Some(0.0), "{after}");
     server.stop().await?;
     run.shutdown().await
 }

@@ -8,7 +8,11 @@
 //!   frontier: how old the freshest data a query can see is;
 //! * `tributary_projection_epochs_behind{projection}` — epochs opened but not yet through
 //!   the projection (processing lag);
-//! * `tributary_committed_frontier`, `tributary_ready`, `tributary_recovering`.
+//! * `tributary_committed_frontier`, `tributary_ready`, `tributary_recovering`;
+//! * `tributary_action_deliveries_total{outcome}` (`delivered`, `dead_lettered`, and of those
+//!   `refused` without an attempt), `tributary_action_delivery_attempts_total`,
+//!   `tributary_action_queue_depth` (waiting in a sink's queue) and
+//!   `tributary_action_in_flight`, from the pipeline's `DeliveryLog`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,6 +23,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
+use tributary_engine::delivery::DeliveryLog;
 use tributary_engine::runtime::{CounterRegistry, PipelineHealth};
 use tributary_engine::source::{Connectivity, CounterSnapshot};
 use tributary_engine::{Epoch, LiveCatalog, RunningPipeline};
@@ -31,6 +36,7 @@ pub struct PipelineCollector {
     counters: Arc<CounterRegistry>,
     catalog: Arc<LiveCatalog>,
     health: Arc<PipelineHealth>,
+    deliveries: Arc<DeliveryLog>,
 }
 
 impl PipelineCollector {
@@ -40,6 +46,7 @@ impl PipelineCollector {
             counters: pipeline.counters(),
             catalog: pipeline.catalog(),
             health: pipeline.health(),
+            deliveries: pipeline.deliveries(),
         }
     }
 
@@ -49,7 +56,13 @@ impl PipelineCollector {
             counters,
             catalog,
             health,
+            deliveries: Arc::new(DeliveryLog::default()),
         }
+    }
+
+    /// The same collector reading action deliveries from `deliveries`.
+    pub fn with_deliveries(self, deliveries: Arc<DeliveryLog>) -> Self {
+        Self { deliveries, ..self }
     }
 }
 
@@ -173,6 +186,38 @@ impl Collector for PipelineCollector {
             "tributary_recovering",
             "1 while recovery runs",
             single(i64::from(readiness.recovering)),
+        )?;
+
+        let delivery = self.deliveries.counters();
+        counters(
+            &mut encoder,
+            "tributary_action_deliveries",
+            "Finished action deliveries by outcome (refused: dead-lettered without an attempt)",
+            [
+                ("delivered", delivery.delivered),
+                ("dead_lettered", delivery.dead_lettered),
+                ("refused", delivery.refused),
+            ]
+            .map(|(outcome, n)| (vec![("outcome", outcome.to_string())], n)),
+        )?;
+        counters(
+            &mut encoder,
+            "tributary_action_delivery_attempts",
+            "Calls made to action endpoints, retries included",
+            std::iter::once((Labels::new(), delivery.attempts)),
+        )?;
+        let gauge = |v: u64| std::iter::once((Labels::new(), i64::try_from(v).unwrap_or(i64::MAX)));
+        gauges(
+            &mut encoder,
+            "tributary_action_queue_depth",
+            "Actions waiting in a sink's queue",
+            gauge(delivery.queued),
+        )?;
+        gauges(
+            &mut encoder,
+            "tributary_action_in_flight",
+            "Actions taken from a queue and not finished yet",
+            gauge(delivery.in_flight),
         )
     }
 }
