@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio::task::JoinHandle;
-use tributary::engine::LiveCatalog;
+use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig};
+use tributary::engine::{LiveCatalog, Runtime, RuntimeConfig};
+use tributary::pipelines::iot;
 use tributary::queries::http::AuthConfig;
 use tributary::queries::{ApiConfig, ApiState, serve};
 
@@ -150,4 +152,14 @@ pub async fn call(
     let headers = response.headers().clone();
     let text = response.text().await?;
     Ok(Answer { status, headers, text })
+}
+
+/// The catalog of the IoT pipeline after it ran to the end on the generator set up by
+/// `config` (a bounded one: give it a `limit`), on 2 workers.
+pub fn finished_iot_catalog(config: SensorGeneratorConfig) -> anyhow::Result<Arc<LiveCatalog>> {
+    let source = SensorGenerator::try_new(config)?;
+    let run = Runtime::start(RuntimeConfig::with_workers(2), move |p| iot::build(p, &source))?;
+    let catalog = run.catalog();
+    run.join()?;
+    Ok(catalog)
 }

@@ -3,24 +3,19 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig};
-use tributary::engine::{LiveCatalog, Runtime, RuntimeConfig};
-use tributary::pipelines::iot;
+use tributary::connectors::generator::SensorGeneratorConfig;
+use tributary::engine::LiveCatalog;
 
 use crate::common::TestServer;
 
 /// A finished pipeline: 20 sensors × 100 readings.
 fn finished_catalog() -> anyhow::Result<Arc<LiveCatalog>> {
-    let source = SensorGenerator::try_new(SensorGeneratorConfig {
+    crate::common::finished_iot_catalog(SensorGeneratorConfig {
         sensors: 20,
         rate: 0,
         limit: Some(2_000),
         ..SensorGeneratorConfig::default()
-    })?;
-    let run = Runtime::start(RuntimeConfig::with_workers(2), move |p| iot::build(p, &source))?;
-    let catalog = run.catalog();
-    run.join()?;
-    Ok(catalog)
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

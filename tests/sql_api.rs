@@ -9,7 +9,7 @@ use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::ipc::reader::StreamReader;
 use serde_json::{Value, json};
-use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig};
+use tributary::connectors::generator::SensorGeneratorConfig;
 use tributary::connectors::http::HttpIngestOnly;
 use tributary::engine::{LiveCatalog, RunningPipeline, Runtime, RuntimeConfig};
 use tributary::pipelines::iot;
@@ -19,16 +19,12 @@ use crate::common::TestServer;
 
 /// A finished IoT pipeline: 20 sensors × 100 readings.
 fn finished_catalog() -> anyhow::Result<Arc<LiveCatalog>> {
-    let source = SensorGenerator::try_new(SensorGeneratorConfig {
+    crate::common::finished_iot_catalog(SensorGeneratorConfig {
         sensors: 20,
         rate: 0,
         limit: Some(2_000),
         ..SensorGeneratorConfig::default()
-    })?;
-    let run = Runtime::start(RuntimeConfig::with_workers(2), move |p| iot::build(p, &source))?;
-    let catalog = run.catalog();
-    run.join()?;
-    Ok(catalog)
+    })
 }
 
 async fn server_with(config: ApiConfig) -> anyhow::Result<TestServer> {

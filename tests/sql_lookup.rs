@@ -4,25 +4,20 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig};
-use tributary::engine::{LiveCatalog, Runtime, RuntimeConfig};
-use tributary::pipelines::iot;
+use tributary::connectors::generator::SensorGeneratorConfig;
+use tributary::engine::LiveCatalog;
 
 use crate::common::TestServer;
 
 /// A finished IoT pipeline with frequent spikes, so some alerts stay active.
 fn finished_catalog() -> anyhow::Result<Arc<LiveCatalog>> {
-    let source = SensorGenerator::try_new(SensorGeneratorConfig {
+    crate::common::finished_iot_catalog(SensorGeneratorConfig {
         sensors: 20,
         rate: 0,
         limit: Some(4_000),
         spike_probability: 0.3,
         ..SensorGeneratorConfig::default()
-    })?;
-    let run = Runtime::start(RuntimeConfig::with_workers(2), move |p| iot::build(p, &source))?;
-    let catalog = run.catalog();
-    run.join()?;
-    Ok(catalog)
+    })
 }
 
 async fn rows(server: &TestServer, sql: &str) -> anyhow::Result<Value> {
