@@ -1,6 +1,7 @@
 //! anomaly_scores against a from-scratch two-pass oracle at every epoch; the sensor-stream
 //! tests (known spikes, determinism across epoch splittings, two workers) are in `stream`.
 
+mod settle_order;
 mod stream;
 
 use proptest::prelude::*;

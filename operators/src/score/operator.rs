@@ -188,6 +188,10 @@ where
             let mut settle = SettleBuffer::new(config.settle_ms);
             let mut score_rows = Vec::new();
             let mut state_rows = Vec::new();
+            // The greatest epoch anything was sent at. Settled readings never leave at an
+            // earlier one: downstream, the live table applies epochs in order, and a
+            // retraction of a row sent at a later epoch would be applied before the row.
+            let mut last_sent: Option<Epoch> = None;
 
             move |frontiers| {
                 input.for_each(|cap, data| {
@@ -223,18 +227,21 @@ where
                         break;
                     }
                     let (epoch, updates) = entry.remove_entry();
+                    last_sent = last_sent.max(Some(epoch));
                     apply(settle.admit(updates, Instant::now()), &mut score_rows, &mut state_rows);
                     emit(&mut scores_out, &caps[0], epoch, &mut score_rows);
                     emit(&mut state_out, &caps[1], epoch, &mut state_rows);
                 }
 
-                // Settled readings of a quiet (or finished) stream leave at the current
-                // frontier, under the capability held for them.
+                // Settled readings of a quiet stream leave at the current frontier, under the
+                // capability held for them; those of a finished one (no frontier) at the last
+                // epoch anything left at, which a held capability still covers.
                 let now_epoch = frontier.frontier().iter().min().copied();
                 if !settle.is_empty() {
                     let ready = settle.release_due(Instant::now(), now_epoch.is_none());
                     let held = caps[0].iter().map(|c| *c.time()).min();
-                    if let Some(epoch) = now_epoch.max(held) {
+                    if let Some(epoch) = now_epoch.max(held).max(last_sent) {
+                        last_sent = Some(epoch);
                         apply(ready, &mut score_rows, &mut state_rows);
                         emit(&mut scores_out, &caps[0], epoch, &mut score_rows);
                         emit(&mut state_out, &caps[1], epoch, &mut state_rows);
