@@ -10,6 +10,8 @@
 mod broker;
 mod kafka;
 mod mqtt;
+#[cfg(test)]
+mod mqtt_tests;
 mod recorder;
 #[cfg(test)]
 mod tests;

@@ -47,7 +47,7 @@ mod source;
 mod topic;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use config::{MqttSinkConfig, MqttSourceConfig, MqttTls};
 pub use error::MqttError;

@@ -29,7 +29,7 @@ struct SensorCount {
 }
 
 /// Starts an embedded rumqttd (one MQTT 3.1.1 listener) on a free port; returns the port.
-fn start_broker() -> anyhow::Result<u16> {
+pub(crate) fn start_broker() -> anyhow::Result<u16> {
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let connections = rumqttd::ConnectionSettings {
         connection_timeout_ms: 60_000,
@@ -71,7 +71,7 @@ fn start_broker() -> anyhow::Result<u16> {
     Ok(port)
 }
 
-fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
+pub(crate) fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if ready() {
