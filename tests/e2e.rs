@@ -15,6 +15,8 @@ mod kafka;
 mod mosquitto;
 #[path = "e2e/mqtt.rs"]
 mod mqtt;
+#[path = "e2e/mqtt_actions.rs"]
+mod mqtt_actions;
 #[path = "e2e/outage.rs"]
 mod outage;
 #[path = "e2e/support.rs"]

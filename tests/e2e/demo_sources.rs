@@ -66,6 +66,23 @@ impl Demo {
             })
     }
 
+    /// The status `GET /readyz` answers (0 when the request itself fails).
+    fn readyz(&self) -> u16 {
+        let url = format!("http://{}/readyz", self.addr);
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()
+            .and_then(|rt| {
+                rt.block_on(async {
+                    let client = reqwest::Client::new();
+                    let response = client.get(url).timeout(Duration::from_secs(10)).send().await.ok()?;
+                    Some(response.status().as_u16())
+                })
+            })
+            .unwrap_or(0)
+    }
+
     /// Readings counted in `sensor_stats` for sensors other than `except`.
     fn counted(&self, except: i64) -> i64 {
         let sql = format!("SELECT coalesce(sum(count), 0) FROM sensor_stats WHERE sensor_id <> {except}");
@@ -103,9 +120,9 @@ fn ingest_one(demo: &Demo) -> anyhow::Result<()> {
 }
 
 #[test]
-fn demo_on_mqtt_counts_what_is_published_and_takes_http_ingest() -> anyhow::Result<()> {
+fn demo_on_mqtt_counts_what_is_published_takes_http_ingest_and_reports_readiness() -> anyhow::Result<()> {
     const PROBE_SENSOR: i64 = 999;
-    let mosquitto = Mosquitto::start()?;
+    let mut mosquitto = Mosquitto::start()?;
     let demo = Demo::spawn(&format!("mqtt://127.0.0.1:{}/sensors/+/reading", mosquitto.port()))?;
     // The demo's first subscription has no session yet: probe until a reading arrives.
     let probe = br#"{"ts": 1, "value": 0.0}"#.to_vec();
@@ -133,6 +150,23 @@ fn demo_on_mqtt_counts_what_is_published_and_takes_http_ingest() -> anyhow::Resu
     })?;
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(demo.counted(PROBE_SENSOR), 1_001, "nothing counted twice");
+
+    // Readiness follows the broker: not ready while it is down, ready again once the
+    // source has reconnected; the queries keep answering throughout.
+    assert_eq!(demo.readyz(), 200);
+    mosquitto.stop()?;
+    wait_until("/readyz to answer 503", Duration::from_secs(30), || {
+        demo.readyz() == 503
+    })?;
+    assert_eq!(
+        demo.counted(PROBE_SENSOR),
+        1_001,
+        "queries answer while the broker is down"
+    );
+    mosquitto.restart()?;
+    wait_until("/readyz to answer 200 again", Duration::from_secs(60), || {
+        demo.readyz() == 200
+    })?;
     Ok(())
 }
 
