@@ -1,9 +1,9 @@
 //! Exactly-once across `kill -9`: readings are produced into a real Kafka-protocol broker
-//! (Tansu) in batches while the real `tributary demo --source kafka://…` binary ingests
-//! them; the demo is killed with SIGKILL at random points (while it recovers, while it
-//! ingests) and started again on the same data directory each time. At the end every
-//! produced reading is in history and in `sensor_stats` exactly once: per-sensor counts and
-//! sums match the producer's log, read by SQL over HTTP.
+//! (Tansu) while the real `tributary demo --source kafka://…` binary ingests them; the demo
+//! is killed with SIGKILL at random points while the readings stream in, and started again
+//! on the same data directory each time. At the end every produced reading is in history and
+//! in `sensor_stats` exactly once: per-sensor counts and sums match the producer's log, read
+//! by SQL over HTTP.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -21,6 +21,10 @@ use super::tansu::Tansu;
 const EVENTS: u64 = 60_000;
 const SENSORS: u64 = 20;
 const KILLS: u64 = 10;
+/// How long producing one round's readings takes; the kill falls inside it or just after.
+const ROUND_PRODUCTION: Duration = Duration::from_millis(1_500);
+/// The round's readings go out in this many paced parts.
+const PARTS: usize = 20;
 
 /// The demo binary on `data`, SIGKILLed when dropped.
 struct Demo {
@@ -99,6 +103,16 @@ impl Drop for Demo {
     }
 }
 
+/// Produces `readings` in [`PARTS`] parts spread over [`ROUND_PRODUCTION`].
+fn produce_paced(brokers: &str, readings: &[SensorReading]) -> anyhow::Result<()> {
+    let part = readings.len().div_ceil(PARTS).max(1);
+    for slice in readings.chunks(part) {
+        produce_readings(brokers, "readings", slice)?;
+        std::thread::sleep(ROUND_PRODUCTION / PARTS as u32);
+    }
+    Ok(())
+}
+
 /// SplitMix64 steps: random kill points, reproducible from the printed seed.
 struct Random(u64);
 
@@ -167,21 +181,33 @@ fn every_produced_reading_counts_once_across_kill_9_restarts() -> anyhow::Result
     eprintln!("crash test seed {seed}");
     let mut random = Random(seed);
 
-    // Each round produces its share, starts the demo on the same data directory, waits a
-    // random time (sometimes inside recovery, mostly while the backlog is ingested) and kills.
+    // Each round starts the demo on the same data directory, streams its share of the
+    // readings into the topic while the demo ingests, and kills the demo at a random point.
     let chunk = (EVENTS as usize).div_ceil(KILLS as usize + 1);
     let mut batches = readings.chunks(chunk);
+    let (mut produced, mut killed_behind) = (0usize, 0);
     for round in 0..KILLS {
-        if let Some(batch) = batches.next() {
-            produce_readings(&tansu.brokers(), "readings", batch)?;
-        }
         let demo = Demo::spawn(&tansu.brokers(), data.path())?;
         wait_until("the demo to serve", Duration::from_secs(60), || demo.serving())?;
+        let batch = batches.next().unwrap_or_default().to_vec();
+        produced += batch.len();
+        let brokers = tansu.brokers();
+        let producer = std::thread::spawn(move || produce_paced(&brokers, &batch));
         std::thread::sleep(Duration::from_millis(100 + random.below(1_500)));
         let counted = demo.counted();
         demo.kill()?;
-        eprintln!("round {round}: killed with {counted} readings counted");
+        producer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the producer panicked"))??;
+        if counted < produced as i64 {
+            killed_behind += 1;
+        }
+        eprintln!("round {round}: killed with {counted} of {produced} readings counted");
     }
+    assert!(
+        killed_behind >= KILLS / 2,
+        "only {killed_behind} kills fell while readings were still coming in"
+    );
     for batch in batches {
         produce_readings(&tansu.brokers(), "readings", batch)?;
     }
