@@ -7,6 +7,8 @@
 //! `TRIBUTARY_MOSQUITTO`, else on `PATH`; a missing binary fails the test, never skips it.
 
 // The crate root is tests/e2e.rs, so modules in tests/e2e/ need their path spelled out.
+#[path = "e2e/crash.rs"]
+mod crash;
 #[path = "e2e/demo_sources.rs"]
 mod demo_sources;
 #[path = "e2e/kafka.rs"]

@@ -9,7 +9,6 @@ use datafusion::arrow::datatypes::{Float64Type, Int64Type};
 use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig};
 use tributary::connectors::history::{HistoryReplay, ParquetHistoryConfig, ParquetHistoryStore, ReplayOptions};
 use tributary::engine::history::HistoryStore;
-use tributary::engine::history::ManifestEntry;
 use tributary::engine::history::manifest::{MANIFEST_FILE, read_manifest};
 use tributary::engine::source::DeadLetterQueue;
 use tributary::engine::{LiveCatalog, Runtime, RuntimeConfig};
@@ -74,13 +73,13 @@ async fn history_holds_every_accepted_record_exactly_once() -> anyhow::Result<()
     let catalog = live_run(dir.path(), 2)?;
     let history_dir = dir.path().join("history");
     let entries = read_manifest(&history_dir.join(MANIFEST_FILE))?;
-    let rows: u64 = entries.iter().map(|ManifestEntry::Add(f)| f.rows).sum();
+    let rows: u64 = entries.iter().map(|f| f.rows).sum();
     assert_eq!(rows, EVENTS, "the manifest counts every accepted reading once");
-    let workers: std::collections::BTreeSet<usize> = entries.iter().map(|ManifestEntry::Add(f)| f.worker).collect();
+    let workers: std::collections::BTreeSet<usize> = entries.iter().map(|f| f.worker).collect();
     assert_eq!(workers.len(), 2, "both workers wrote history");
     // The generator's positions are in the manifest: together the workers' last checkpoints
     // say every index was emitted.
-    assert!(entries.iter().all(|ManifestEntry::Add(f)| f.checkpoint.is_some()));
+    assert!(entries.iter().all(|f| f.checkpoint.is_some()));
 
     let engine = SqlEngine::new(catalog).with_history(HistorySources::new(&history_dir));
     let result = sql(
@@ -104,7 +103,7 @@ async fn half_written_and_orphan_files_are_never_read() -> anyhow::Result<()> {
     let catalog = live_run(dir.path(), 1)?;
     let history_dir = dir.path().join("history");
     let entries = read_manifest(&history_dir.join(MANIFEST_FILE))?;
-    let ManifestEntry::Add(first) = &entries[0];
+    let first = &entries[0];
     let committed = history_dir.join(&first.file);
     let partition = committed.parent().expect("a partition directory");
     // A crash before the rename leaves a .tmp; a crash before the manifest append leaves

@@ -183,6 +183,10 @@ impl<'scope> Pipeline<'scope> {
 
     /// Declares the stream `spec` names, read from `source`, as a collection of `T`; like
     /// [`source`](Self::source), with the stream's event time for history partitioning.
+    ///
+    /// With history on, the reader is opened with [`Source::open_resuming`] at the position
+    /// history recorded, and the records history already holds for this worker are replayed
+    /// first (see [`crate::history::recovery`]).
     pub fn source_with<T, S>(&mut self, spec: StreamSpec<T>, source: &S) -> Result<Collection<'scope, T>, EngineError>
     where
         T: Serialize + DeserializeOwned + Clone + Send + 'static,
@@ -199,7 +203,18 @@ impl<'scope> Pipeline<'scope> {
             None => None,
         };
         let (handle, stream) = self.scope.new_input::<Vec<(T, Epoch, isize)>>();
-        let reader = source.open(self.worker)?;
+        // With history, the reader resumes where history ends, after replaying what it holds.
+        let recovery = self.services.recovery.as_deref();
+        let (reader, replay) = if history.is_some() {
+            let resume = recovery.and_then(|r| r.checkpoint(name, self.worker));
+            let replay = match recovery {
+                Some(r) => r.records::<T>(name, self.worker)?,
+                None => Vec::new(),
+            };
+            (source.open_resuming(self.worker, resume.as_ref())?, replay)
+        } else {
+            (source.open(self.worker)?, Vec::new())
+        };
         tracing::debug!(worker = self.worker.index, stream = name, source = %source.describe(), "source opened");
         let counters = self.services.counters.stream(name);
         let link = self
@@ -223,6 +238,7 @@ impl<'scope> Pipeline<'scope> {
                 link,
             },
             history,
+            replay,
         )));
         Ok(stream.as_collection())
     }
@@ -281,7 +297,12 @@ impl<'scope> Pipeline<'scope> {
         let counters = self.services.counters.stream(stream);
         let dead_letters = self.services.dead_letters.clone();
         let stream = stream.to_string();
+        let replayed = self.replayed_epochs();
         late.inspect(move |((record, watermark), epoch, diff)| {
+            // The run that first judged a replayed epoch dead-lettered its late records.
+            if *epoch < replayed {
+                return;
+            }
             let ts = event_time(record);
             let behind = i128::from(*watermark) - i128::from(ts);
             let reason = format!("event time {ts} ms is {behind} ms behind the watermark {watermark}");
@@ -332,7 +353,17 @@ impl<'scope> Pipeline<'scope> {
         F: Fn(&A) -> ActionRecord + 'static,
     {
         let to_record = Box::new(to_record);
-        self.export(name, actions, Box::new(DeliveryExport { to_record, sinks }))
+        let consumer = DeliveryExport {
+            to_record,
+            sinks,
+            replayed: self.replayed_epochs(),
+        };
+        self.export(name, actions, Box::new(consumer))
+    }
+
+    /// The epochs below this one are replayed from history by recovery (0 without).
+    fn replayed_epochs(&self) -> Epoch {
+        self.services.recovery.as_ref().map_or(0, |r| r.resume_epoch())
     }
 
     fn claim(&mut self, kind: &'static str, name: &str) -> Result<(), EngineError> {

@@ -13,7 +13,7 @@ pub use config::SensorGeneratorConfig;
 
 use serde::{Deserialize, Serialize};
 use tributary_engine::EngineError;
-use tributary_engine::source::{Source, SourceReader, WorkerInfo};
+use tributary_engine::source::{Source, SourceCheckpoint, SourceReader, WorkerInfo};
 
 use reader::GeneratorReader;
 
@@ -100,6 +100,26 @@ impl Source<SensorReading> for SensorGenerator {
 
     fn open(&self, worker: WorkerInfo) -> Result<Box<dyn SourceReader<SensorReading>>, EngineError> {
         Ok(Box::new(GeneratorReader::new(self.clone(), worker)))
+    }
+
+    /// Continues at the next index history recorded for this worker (with the worker count
+    /// of the run that wrote it), paced from there.
+    fn open_resuming(
+        &self,
+        worker: WorkerInfo,
+        resume: Option<&SourceCheckpoint>,
+    ) -> Result<Box<dyn SourceReader<SensorReading>>, EngineError> {
+        let reader = GeneratorReader::new(self.clone(), worker);
+        Ok(Box::new(match resume {
+            Some(SourceCheckpoint::Sequence { next }) => reader.resuming_at(*next),
+            Some(other) => {
+                return Err(EngineError::Source {
+                    source_name: self.describe(),
+                    reason: format!("cannot resume from a non-generator position {other:?}"),
+                });
+            }
+            None => reader,
+        }))
     }
 }
 

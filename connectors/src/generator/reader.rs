@@ -11,6 +11,8 @@ pub(super) struct GeneratorReader {
     next: u64,
     step: u64,
     started: Instant,
+    /// The global index pacing starts from (0, or where a resumed reader continues).
+    paced_from: u64,
 }
 
 impl GeneratorReader {
@@ -20,7 +22,15 @@ impl GeneratorReader {
             next: worker.index as u64,
             step: worker.peers as u64,
             started: Instant::now(),
+            paced_from: 0,
         }
+    }
+
+    /// Continues at global index `next` (one of this worker's), paced from there on.
+    pub(super) fn resuming_at(mut self, next: u64) -> Self {
+        self.next = next;
+        self.paced_from = next;
+        self
     }
 
     /// The global index this reader may emit up to (exclusive) right now.
@@ -29,7 +39,8 @@ impl GeneratorReader {
         let paced = if c.rate == 0 {
             u64::MAX
         } else {
-            (self.started.elapsed().as_secs_f64() * c.rate as f64) as u64
+            self.paced_from
+                .saturating_add((self.started.elapsed().as_secs_f64() * c.rate as f64) as u64)
         };
         c.limit.map_or(paced, |l| paced.min(l))
     }

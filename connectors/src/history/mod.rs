@@ -28,9 +28,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use thiserror::Error;
 use tributary_engine::EngineError;
-use tributary_engine::history::{HistoryStore, HistoryWriter, ManifestEntry, ManifestError, ManifestLog};
+use tributary_engine::history::{FileEntry, HistoryStore, HistoryWriter, ManifestError, ManifestLog};
 use tributary_engine::source::WorkerInfo;
 
 pub use config::ParquetHistoryConfig;
@@ -80,6 +82,8 @@ pub enum HistoryStoreError {
 pub struct ParquetHistoryStore {
     config: ParquetHistoryConfig,
     manifest: Arc<ManifestLog>,
+    /// The files committed when the store was opened (what recovery replays).
+    committed: Vec<FileEntry>,
     /// Per (stream, worker): the next file sequence number, continuing the manifest's.
     next_seq: Mutex<HashMap<(String, usize), u64>>,
 }
@@ -90,13 +94,14 @@ impl ParquetHistoryStore {
         config.validate()?;
         let (manifest, entries) = ManifestLog::open(&config.dir)?;
         let mut next_seq = HashMap::new();
-        for ManifestEntry::Add(file) in entries {
-            let next = next_seq.entry((file.stream, file.worker)).or_insert(0);
+        for file in &entries {
+            let next = next_seq.entry((file.stream.clone(), file.worker)).or_insert(0);
             *next = (*next).max(file.seq + 1);
         }
         Ok(Self {
             config,
             manifest: Arc::new(manifest),
+            committed: entries,
             next_seq: Mutex::new(next_seq),
         })
     }
@@ -105,6 +110,17 @@ impl ParquetHistoryStore {
     pub fn config(&self) -> &ParquetHistoryConfig {
         &self.config
     }
+}
+
+/// Reads every batch of the committed history file `file` in `dir`.
+pub(crate) fn read_file(dir: &std::path::Path, file: &FileEntry) -> Result<Vec<RecordBatch>, HistoryStoreError> {
+    let path = dir.join(&file.file);
+    let opened = std::fs::File::open(&path).map_err(|source| HistoryStoreError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(opened)?.build()?;
+    Ok(reader.collect::<Result<Vec<_>, _>>()?)
 }
 
 fn valid_stream_name(name: &str) -> bool {
@@ -138,5 +154,16 @@ impl HistoryStore for ParquetHistoryStore {
         };
         let writer = writer::ParquetHistoryWriter::spawn(roller).map_err(fail)?;
         Ok(Box::new(writer))
+    }
+
+    fn committed(&self) -> Vec<FileEntry> {
+        self.committed.clone()
+    }
+
+    fn read(&self, file: &FileEntry) -> Result<Vec<RecordBatch>, EngineError> {
+        read_file(&self.config.dir, file).map_err(|e| EngineError::History {
+            stream: file.stream.clone(),
+            reason: e.to_string(),
+        })
     }
 }

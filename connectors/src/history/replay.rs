@@ -13,20 +13,17 @@
 //!
 //! This first version loads a worker's share into memory when the reader opens.
 
-use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow::array::{Array, TimestampMillisecondArray, UInt64Array};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::de::DeserializeOwned;
 use tributary_engine::history::manifest::{FileEntry, MANIFEST_FILE, read_manifest};
-use tributary_engine::history::{EPOCH_COLUMN, EVENT_TIME_COLUMN, ManifestEntry};
+use tributary_engine::history::{HistoryRecord, decode_history_batch};
 use tributary_engine::source::{Source, SourceOutput, SourceReader, SourceStatus, WorkerInfo};
 use tributary_engine::{EngineError, Epoch, EventTime, RuntimeConfig};
 
-use super::HistoryStoreError;
+use super::{HistoryStoreError, read_file};
 
 /// What to replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,10 +67,8 @@ pub struct HistoryReplay {
 impl HistoryReplay {
     /// Replays `stream` from the manifest in `options.dir`.
     pub fn open(stream: &str, options: ReplayOptions) -> Result<Self, HistoryStoreError> {
-        let entries = read_manifest(&options.dir.join(MANIFEST_FILE))?;
-        let files: Vec<FileEntry> = entries
+        let files: Vec<FileEntry> = read_manifest(&options.dir.join(MANIFEST_FILE))?
             .into_iter()
-            .map(|ManifestEntry::Add(f)| f)
             .filter(|f| f.stream == stream)
             .filter(|f| options.until.is_none_or(|u| f.min_event_time <= u))
             .collect();
@@ -95,50 +90,19 @@ impl HistoryReplay {
     }
 
     /// The records of this worker's files, in (epoch, event time) order.
-    fn load<T: DeserializeOwned>(&self, worker: WorkerInfo) -> Result<Vec<(Epoch, EventTime, T)>, HistoryStoreError> {
+    fn load<T: DeserializeOwned>(&self, worker: WorkerInfo) -> Result<Vec<HistoryRecord<T>>, HistoryStoreError> {
         let mut rows = Vec::new();
         for file in self.files.iter().filter(|f| f.worker % worker.peers == worker.index) {
-            let path = self.options.dir.join(&file.file);
-            let io = |source| HistoryStoreError::Io {
-                path: path.clone(),
-                source,
-            };
-            let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).map_err(io)?)?.build()?;
-            for batch in reader {
-                let batch = batch?;
-                let schema = batch.schema();
-                let column = |name: &str| {
-                    schema
-                        .index_of(name)
-                        .map_err(|_| HistoryStoreError::Schema(format!("{} has no {name} column", path.display())))
-                };
-                let (epoch_at, time_at) = (column(EPOCH_COLUMN)?, column(EVENT_TIME_COLUMN)?);
-                let epochs = batch.column(epoch_at).as_any().downcast_ref::<UInt64Array>();
-                let times = batch
-                    .column(time_at)
-                    .as_any()
-                    .downcast_ref::<TimestampMillisecondArray>();
-                let (Some(epochs), Some(times)) = (epochs, times) else {
-                    return Err(HistoryStoreError::Schema(format!(
-                        "{}: bad history column types",
-                        path.display()
-                    )));
-                };
-                let fields: Vec<usize> = (0..schema.fields().len())
-                    .filter(|i| *i != epoch_at && *i != time_at)
-                    .collect();
-                let records: Vec<T> = serde_arrow::from_record_batch(&batch.project(&fields)?).map_err(|e| {
-                    HistoryStoreError::Decode {
-                        stream: self.stream.clone(),
-                        reason: e.to_string(),
-                    }
+            for batch in read_file(&self.options.dir, file)? {
+                let records = decode_history_batch::<T>(&batch).map_err(|reason| HistoryStoreError::Decode {
+                    stream: self.stream.clone(),
+                    reason: format!("{}: {reason}", file.file),
                 })?;
-                for (i, record) in records.into_iter().enumerate() {
-                    let ts = times.value(i);
-                    if self.options.until.is_none_or(|u| ts <= u) {
-                        rows.push((epochs.value(i), ts, record));
-                    }
-                }
+                rows.extend(
+                    records
+                        .into_iter()
+                        .filter(|(_, ts, _)| self.options.until.is_none_or(|u| *ts <= u)),
+                );
             }
         }
         rows.sort_by_key(|(epoch, ts, _)| (*epoch, *ts));

@@ -14,7 +14,7 @@ use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use tributary_engine::history::manifest::FileEntry;
-use tributary_engine::history::{EpochRecords, HistoryWriter, ManifestEntry, ManifestLog};
+use tributary_engine::history::{EpochRecords, HistoryWriter, ManifestLog};
 use tributary_engine::source::SourceCheckpoint;
 use tributary_engine::{EngineError, Epoch};
 
@@ -214,7 +214,7 @@ impl Roller {
             let relative = relative_path(&self.stream, &part, self.worker, seq);
             let path = self.config.dir.join(&relative);
             let bytes = write_atomically(&self.config.dir, &path, &part.batch, &self.config)?;
-            entries.push(ManifestEntry::Add(FileEntry {
+            entries.push(FileEntry {
                 file: relative.to_string_lossy().replace('\\', "/"),
                 stream: self.stream.clone(),
                 worker: self.worker,
@@ -228,7 +228,7 @@ impl Roller {
                 epoch_lo,
                 epoch_hi: roll.epoch_hi,
                 checkpoint: roll.checkpoint.clone(),
-            }));
+            });
         }
         self.manifest.append(&entries)?;
         durable.store(roll.epoch_hi, Ordering::Release);

@@ -10,9 +10,16 @@
 //!
 //! **Offsets.** Auto-commit is off. A reader remembers, per epoch, the highest offset per
 //! partition it emitted or dead-lettered, and commits `offset + 1` only when the runtime
-//! reports the epoch reached every projection (`SourceReader::processed`). A crash or a
-//! rebalance replays what was read but not yet committed: delivery is **at-least-once**
-//! into the projections until the history issue makes it exactly-once.
+//! reports the epoch reached every projection (`SourceReader::processed`; with history, and
+//! is in committed history files). Without history a crash or a rebalance replays what was
+//! read but not yet committed: delivery is **at-least-once** into the projections.
+//!
+//! **Exactly-once with history.** A reader reports its next offset per partition as its
+//! checkpoint, which the history manifest stores with each file. Opened for a stream with
+//! history (`Source::open_resuming`), the reader is assigned its partitions directly
+//! (`partition % workers`, no group rebalancing) at the manifest's offsets, so after a crash
+//! it reads exactly what history lacks; the group's committed offsets, which trail history,
+//! only serve partitions history has not seen.
 //!
 //! **Lag.** librdkafka's statistics give each partition's consumer lag; [`KafkaSource::lag`]
 //! exposes them to the query side.

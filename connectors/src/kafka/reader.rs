@@ -1,6 +1,7 @@
 //! One worker's Kafka consumer: polls without blocking, decodes, dead-letters, and commits
 //! offsets once the runtime reports the records reached every projection.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,9 @@ use rdkafka::message::BorrowedMessage;
 use serde::de::DeserializeOwned;
 use tributary_engine::Epoch;
 use tributary_engine::record::{JsonDecoder, MetadataValue};
-use tributary_engine::source::{RejectKind, SourceOutput, SourcePosition, SourceReader, SourceStatus};
+use tributary_engine::source::{
+    KafkaPosition, RejectKind, SourceCheckpoint, SourceOutput, SourcePosition, SourceReader, SourceStatus,
+};
 
 use super::context::{BrokerState, SourceContext, partition_list};
 use super::offsets::OffsetTracker;
@@ -18,8 +21,14 @@ use super::offsets::OffsetTracker;
 /// Consumer errors (a broker down) repeat on every poll; log one per this interval.
 const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(5);
 
+/// Per topic, per partition: the next offset to read (the last one emitted or dead-lettered,
+/// plus one; or where the partition was assigned to start).
+pub(super) type Positions = BTreeMap<String, BTreeMap<i32, i64>>;
+
 /// A worker's reader (see the module docs).
 pub(super) struct KafkaReader<T> {
+    /// Where this reader would resume: its checkpoint for the history manifest.
+    pub(super) positions: Positions,
     pub(super) consumer: BaseConsumer<SourceContext>,
     pub(super) decoder: JsonDecoder<T>,
     /// The record field that receives the Kafka timestamp, when configured.
@@ -83,6 +92,11 @@ impl<T: DeserializeOwned> SourceReader<T> for KafkaReader<T> {
                 }
                 Some(Ok(message)) => {
                     self.emit(&message, out);
+                    let topic = match self.positions.get_mut(message.topic()) {
+                        Some(partitions) => partitions,
+                        None => self.positions.entry(message.topic().to_string()).or_default(),
+                    };
+                    topic.insert(message.partition(), message.offset() + 1);
                     self.offsets.lock().unwrap_or_else(PoisonError::into_inner).record(
                         out.epoch(),
                         message.topic(),
@@ -113,6 +127,21 @@ impl<T: DeserializeOwned> SourceReader<T> for KafkaReader<T> {
         if let Err(e) = self.consumer.commit(&list, mode) {
             tracing::warn!(error = %e, ?released, "kafka offset commit failed");
         }
+    }
+
+    fn checkpoint(&self) -> Option<SourceCheckpoint> {
+        let partitions = self
+            .positions
+            .iter()
+            .flat_map(|(topic, partitions)| {
+                partitions.iter().map(|(partition, next)| KafkaPosition {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    next_offset: *next,
+                })
+            })
+            .collect();
+        Some(SourceCheckpoint::Kafka { partitions })
     }
 }
 

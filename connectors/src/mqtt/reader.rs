@@ -18,7 +18,7 @@ use rumqttc::{Client, Publish, QoS};
 use serde::de::DeserializeOwned;
 use tributary_engine::Epoch;
 use tributary_engine::record::JsonDecoder;
-use tributary_engine::source::{SourceOutput, SourcePosition, SourceReader, SourceStatus};
+use tributary_engine::source::{SourceCheckpoint, SourceOutput, SourcePosition, SourceReader, SourceStatus};
 
 use super::topic::TopicPattern;
 
@@ -75,6 +75,12 @@ impl<T: DeserializeOwned> MqttReader<T> {
             subscribed,
             network_gone_logged: false,
         }
+    }
+
+    /// Numbers messages from `sequence` on (resuming after history).
+    pub(super) fn starting_at(mut self, sequence: u64) -> Self {
+        self.sequence = sequence;
+        self
     }
 
     /// Decodes one message into `out` (or the dead-letter queue) and remembers its ack.
@@ -138,6 +144,11 @@ impl<T: DeserializeOwned> SourceReader<T> for MqttReader<T> {
             }
         }
         SourceStatus::Ready
+    }
+
+    /// The next ingest sequence number.
+    fn checkpoint(&self) -> Option<SourceCheckpoint> {
+        Some(SourceCheckpoint::Sequence { next: self.sequence })
     }
 
     fn processed(&mut self, frontier: Epoch) {

@@ -11,7 +11,7 @@ use rumqttc::{Client, Publish, QoS, SubscribeFilter};
 use serde::de::DeserializeOwned;
 use tributary_engine::EngineError;
 use tributary_engine::record::JsonDecoder;
-use tributary_engine::source::{Source, SourceReader, WorkerInfo};
+use tributary_engine::source::{Source, SourceCheckpoint, SourceReader, WorkerInfo};
 
 use super::connection::{Endpoint, NetworkHandler, spawn_network_thread, tls_config};
 use super::reader::{IdleReader, MqttReader};
@@ -113,6 +113,30 @@ impl<T: DeserializeOwned + Send + 'static> Source<T> for MqttSource<T> {
     }
 
     fn open(&self, worker: WorkerInfo) -> Result<Box<dyn SourceReader<T>>, EngineError> {
+        self.open_at(worker, 0)
+    }
+
+    /// Continues the ingest sequence after the one history recorded, so positions in the
+    /// dead-letter queue and history never repeat across restarts. The broker's persistent
+    /// session redelivers what was not acknowledged; acknowledgements wait for history, so
+    /// only a crash between a file's commit and its acknowledgements repeats messages.
+    fn open_resuming(
+        &self,
+        worker: WorkerInfo,
+        resume: Option<&SourceCheckpoint>,
+    ) -> Result<Box<dyn SourceReader<T>>, EngineError> {
+        let next = match resume {
+            Some(SourceCheckpoint::Sequence { next }) => *next,
+            _ => 0,
+        };
+        self.open_at(worker, next)
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> MqttSource<T> {
+    /// Opens worker 0's session reader, numbering messages from `sequence`; other workers
+    /// get an idle reader.
+    fn open_at(&self, worker: WorkerInfo, sequence: u64) -> Result<Box<dyn SourceReader<T>>, EngineError> {
         if worker.index != 0 {
             return Ok(Box::new(IdleReader));
         }
@@ -121,14 +145,17 @@ impl<T: DeserializeOwned + Send + 'static> Source<T> for MqttSource<T> {
             reason: e.to_string(),
         })?;
         let decoder = JsonDecoder::new(self.config.max_record_bytes);
-        Ok(Box::new(MqttReader::new(
-            client,
-            messages,
-            decoder,
-            self.pattern.clone(),
-            stop,
-            self.subscribed.clone(),
-        )))
+        Ok(Box::new(
+            MqttReader::new(
+                client,
+                messages,
+                decoder,
+                self.pattern.clone(),
+                stop,
+                self.subscribed.clone(),
+            )
+            .starting_at(sequence),
+        ))
     }
 }
 

@@ -43,12 +43,18 @@ pub trait ActionSink: Send + Sync + fmt::Debug {
 pub(crate) struct DeliveryExport<A> {
     pub(crate) to_record: Box<dyn Fn(&A) -> ActionRecord>,
     pub(crate) sinks: Vec<Arc<dyn ActionSink>>,
+    /// Actions of epochs below this one were delivered before a restart; recovery replays
+    /// them to rebuild state, and they are not delivered again.
+    pub(crate) replayed: Epoch,
 }
 
 impl<A: 'static> ExportConsumer<A> for DeliveryExport<A> {
     fn consume(&mut self, _upper: Epoch, updates: Vec<(A, Epoch, isize)>) {
         // Actions are an append-only log: only insertions are delivered.
-        for (action, _, diff) in updates {
+        for (action, epoch, diff) in updates {
+            if epoch < self.replayed {
+                continue;
+            }
             if diff <= 0 {
                 tracing::warn!("an action was retracted; delivered actions cannot be recalled");
                 continue;

@@ -2,14 +2,18 @@
 //! cover.
 //!
 //! `DIR/history/_manifest.ndjson` is append-only. Each line is
-//! `{"checksum":"<fnv1a-64 hex of the entry's JSON>","entry":{...}}`, appended with one
-//! `write` and `fsync`ed before the files it names count as committed. A file exists for
-//! readers only once its `add` entry is in the manifest: a `.tmp` left by a crash, or a
-//! renamed `.parquet` whose entry never made it, is never read.
+//! `{"checksum":"<fnv1a-64 hex of the entry's JSON>","entry":{...}}`. One roll of a writer
+//! (the files it commits together, one per event hour) is appended with one `write` as its
+//! `add` lines followed by a `commit` marker naming how many files the roll has, then
+//! `fsync`ed. A file exists for readers only once its `add` line *and the roll's `commit`
+//! marker* are in the manifest: a `.tmp` left by a crash, a renamed `.parquet` whose entry
+//! never made it, or the first files of a roll whose marker was torn off, are never read.
 //!
-//! A crash can tear the last line; reading ignores a last line that does not parse or whose
-//! checksum does not match, and [`ManifestLog::open`] cuts it off before appending again. A
-//! bad line *followed* by good ones is corruption, not a crash, and is an error.
+//! A crash can tear the tail: reading ignores a last line that does not parse or whose
+//! checksum does not match, and `add` lines after the last `commit` marker; [`ManifestLog::open`]
+//! cuts that tail off before appending again. A bad line *followed* by good ones, or a marker
+//! whose count does not match the `add` lines before it, is corruption, not a crash, and is
+//! an error.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -25,12 +29,17 @@ use crate::time::{Epoch, EventTime};
 /// The manifest's file name inside the history directory.
 pub const MANIFEST_FILE: &str = "_manifest.ndjson";
 
-/// One manifest entry.
+/// One manifest line's entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ManifestEntry {
-    /// A committed history file.
+    /// A history file of the roll being committed.
     Add(FileEntry),
+    /// The roll whose `files` `add` lines come just before this marker is committed.
+    Commit {
+        /// How many files the roll has.
+        files: usize,
+    },
 }
 
 /// A committed history file and what it covers.
@@ -115,19 +124,29 @@ fn parse_line(text: &str) -> Result<ManifestEntry, String> {
     Ok(line.entry)
 }
 
-/// The valid entries of a manifest's text and the byte length of the valid prefix.
-fn parse(path: &Path, text: &str) -> Result<(Vec<ManifestEntry>, usize), ManifestError> {
-    let mut entries = Vec::new();
+/// The committed files of a manifest's text and the byte length of its committed prefix
+/// (up to the end of the last `commit` marker).
+fn parse(path: &Path, text: &str) -> Result<(Vec<FileEntry>, usize), ManifestError> {
+    let mut files = Vec::new();
+    // The `add` lines of the roll not yet closed by its marker.
+    let mut roll = Vec::new();
     let mut valid_len = 0;
     let mut offset = 0;
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let corrupt = |line: usize, reason: String| ManifestError::Corrupt {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    };
     for (i, raw) in lines.iter().enumerate() {
         offset += raw.len();
         let is_last = i + 1 == lines.len();
         let complete = raw.ends_with('\n');
         let body = raw.trim_end_matches('\n');
         if body.trim().is_empty() && complete {
-            valid_len = offset;
+            if roll.is_empty() {
+                valid_len = offset;
+            }
             continue;
         }
         let parsed = if complete {
@@ -136,28 +155,30 @@ fn parse(path: &Path, text: &str) -> Result<(Vec<ManifestEntry>, usize), Manifes
             Err("the line has no end (torn write)".to_string())
         };
         match parsed {
-            Ok(entry) => {
-                entries.push(entry);
+            Ok(ManifestEntry::Add(file)) => roll.push(file),
+            Ok(ManifestEntry::Commit { files: n }) => {
+                if n != roll.len() {
+                    return Err(corrupt(
+                        i + 1,
+                        format!("commit marker for {n} files after {} add lines", roll.len()),
+                    ));
+                }
+                files.append(&mut roll);
                 valid_len = offset;
             }
             // A crash tears at most the last line.
             Err(_) if is_last => break,
-            Err(reason) => {
-                return Err(ManifestError::Corrupt {
-                    path: path.to_path_buf(),
-                    line: i + 1,
-                    reason,
-                });
-            }
+            Err(reason) => return Err(corrupt(i + 1, reason)),
         }
     }
-    Ok((entries, valid_len))
+    // `roll` now holds a torn roll's first files: not committed.
+    Ok((files, valid_len))
 }
 
-/// Reads the committed entries of the manifest at `path` (none if it does not exist).
-pub fn read_manifest(path: &Path) -> Result<Vec<ManifestEntry>, ManifestError> {
+/// Reads the committed files of the manifest at `path` (none if it does not exist).
+pub fn read_manifest(path: &Path) -> Result<Vec<FileEntry>, ManifestError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => parse(path, &text).map(|(entries, _)| entries),
+        Ok(text) => parse(path, &text).map(|(files, _)| files),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(source) => Err(ManifestError::Io {
             path: path.to_path_buf(),
@@ -174,9 +195,9 @@ pub struct ManifestLog {
 }
 
 impl ManifestLog {
-    /// Opens (creating) the manifest in `history_dir`, cuts off a torn last line and returns
-    /// it with the entries already committed.
-    pub fn open(history_dir: &Path) -> Result<(Self, Vec<ManifestEntry>), ManifestError> {
+    /// Opens (creating) the manifest in `history_dir`, cuts off a torn tail and returns it
+    /// with the files already committed.
+    pub fn open(history_dir: &Path) -> Result<(Self, Vec<FileEntry>), ManifestError> {
         let path = history_dir.join(MANIFEST_FILE);
         let io = |source| ManifestError::Io {
             path: path.clone(),
@@ -193,7 +214,7 @@ impl ManifestLog {
         let text = std::fs::read_to_string(&path).map_err(io)?;
         let (entries, valid_len) = parse(&path, &text)?;
         if valid_len < text.len() {
-            tracing::warn!(manifest = %path.display(), dropped = text.len() - valid_len, "ignoring a torn last manifest line");
+            tracing::warn!(manifest = %path.display(), dropped = text.len() - valid_len, "ignoring a torn manifest tail");
             file.set_len(valid_len as u64).map_err(io)?;
             file.sync_all().map_err(io)?;
         }
@@ -212,17 +233,19 @@ impl ManifestLog {
         &self.path
     }
 
-    /// Appends `entries` with one write and syncs; they are committed once this returns.
-    pub fn append(&self, entries: &[ManifestEntry]) -> Result<(), ManifestError> {
+    /// Appends one roll, `files` and its commit marker, with one write and syncs; the files
+    /// are committed once this returns.
+    pub fn append(&self, files: &[FileEntry]) -> Result<(), ManifestError> {
         let io = |source| ManifestError::Io {
             path: self.path.clone(),
             source,
         };
         let mut text = Vec::new();
-        for entry in entries {
+        let marker = ManifestEntry::Commit { files: files.len() };
+        for entry in files.iter().cloned().map(ManifestEntry::Add).chain([marker]) {
             let line = Line {
-                checksum: checksum(entry).map_err(|e| io(e.into()))?,
-                entry: entry.clone(),
+                checksum: checksum(&entry).map_err(|e| io(e.into()))?,
+                entry,
             };
             serde_json::to_writer(&mut text, &line).map_err(|e| io(e.into()))?;
             text.push(b'\n');
@@ -242,8 +265,8 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    fn entry(seq: u64) -> ManifestEntry {
-        ManifestEntry::Add(FileEntry {
+    fn entry(seq: u64) -> FileEntry {
+        FileEntry {
             file: format!("s/date=2026-01-01/hour=00/part-w0-{seq:06}.parquet"),
             stream: "s".into(),
             worker: 0,
@@ -257,7 +280,7 @@ mod tests {
             epoch_lo: seq,
             epoch_hi: seq + 1,
             checkpoint: Some(SourceCheckpoint::Sequence { next: seq * 10 }),
-        })
+        }
     }
 
     #[test]
@@ -268,6 +291,45 @@ mod tests {
         log.append(&[entry(1), entry(2)])?;
         log.append(&[entry(3)])?;
         assert_eq!(read_manifest(log.path())?, vec![entry(1), entry(2), entry(3)]);
+        let text = std::fs::read_to_string(log.path())?;
+        assert_eq!(text.lines().filter(|l| l.contains(r#""op":"commit""#)).count(), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn a_roll_without_its_commit_marker_is_not_committed() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let (log, _) = ManifestLog::open(dir.path())?;
+        log.append(&[entry(1)])?;
+        let path = log.path().to_path_buf();
+        let committed = std::fs::read_to_string(&path)?;
+        log.append(&[entry(2), entry(3)])?;
+        drop(log);
+        // A crash tore the second roll after its first `add` line: whole lines, good
+        // checksums, but no marker.
+        let whole = std::fs::read_to_string(&path)?;
+        let first_add_of_roll = whole[committed.len()..].lines().next().unwrap_or_default();
+        std::fs::write(&path, format!("{committed}{first_add_of_roll}\n"))?;
+        assert_eq!(read_manifest(&path)?, vec![entry(1)]);
+        // Reopening cuts the unmarked lines, so the next roll is not counted with them.
+        let (log, existing) = ManifestLog::open(dir.path())?;
+        assert_eq!(existing, vec![entry(1)]);
+        assert_eq!(std::fs::read_to_string(&path)?, committed);
+        log.append(&[entry(4)])?;
+        assert_eq!(read_manifest(&path)?, vec![entry(1), entry(4)]);
+        // A marker whose count disagrees with the lines before it is corruption, even with a
+        // good checksum.
+        let wrong = Line {
+            checksum: checksum(&ManifestEntry::Commit { files: 2 })?,
+            entry: ManifestEntry::Commit { files: 2 },
+        };
+        let text = format!("{committed}{first_add_of_roll}\n{}\n", serde_json::to_string(&wrong)?);
+        std::fs::write(&path, format!("{text}{committed}"))?;
+        let err = read_manifest(&path).unwrap_err();
+        assert!(
+            err.to_string().contains("commit marker for 2 files after 1 add lines"),
+            "{err}"
+        );
         Ok(())
     }
 
@@ -279,13 +341,13 @@ mod tests {
         let path = log.path().to_path_buf();
         drop(log);
         let whole = std::fs::read_to_string(&path)?;
-        // Torn: half of a third line, no newline.
+        // Torn: half of a next roll, no newline.
         std::fs::write(&path, format!("{whole}{}", &whole[..whole.len() / 3]))?;
         assert_eq!(read_manifest(&path)?, vec![entry(1), entry(2)]);
         // A complete last line with a wrong checksum is ignored as well.
         let scribbled = whole
             .lines()
-            .last()
+            .next()
             .unwrap_or_default()
             .replace("\"rows\":10", "\"rows\":11");
         std::fs::write(&path, format!("{whole}{scribbled}\n"))?;

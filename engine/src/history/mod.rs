@@ -12,16 +12,24 @@
 //! With history on, a reader hears [`processed`](crate::source::SourceReader::processed)
 //! only up to `min(projection frontier, durable frontier)`, so a Kafka offset is committed
 //! only once the file holding its record is in the [manifest](manifest).
+//!
+//! A store that already holds committed files when the runtime starts is [recovered](recovery)
+//! from: the workers replay it before their sources resume at the manifest's positions.
 
 pub mod manifest;
+pub mod recovery;
 mod rows;
 
 use std::fmt::Debug;
 
 use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
 
-pub use manifest::{ManifestEntry, ManifestError, ManifestLog};
-pub use rows::{EPOCH_COLUMN, EVENT_TIME_COLUMN, HistoryRows, TypedRows, history_schema};
+pub use manifest::{FileEntry, ManifestEntry, ManifestError, ManifestLog};
+pub use recovery::Recovery;
+pub use rows::{
+    EPOCH_COLUMN, EVENT_TIME_COLUMN, HistoryRecord, HistoryRows, TypedRows, decode_history_batch, history_schema,
+};
 
 use crate::EngineError;
 use crate::source::{SourceCheckpoint, WorkerInfo};
@@ -32,6 +40,13 @@ pub trait HistoryStore: Send + Sync + Debug {
     /// Opens the writer of `stream` on `worker`; `schema` is what [`HistoryRows::encode`]
     /// produces for it (the record's fields, then `_epoch` and `_event_time`).
     fn open(&self, stream: &str, worker: WorkerInfo, schema: SchemaRef) -> Result<Box<dyn HistoryWriter>, EngineError>;
+
+    /// The files that were committed when the store was opened: what a runtime started on
+    /// it rebuilds its state from (see [`recovery`]).
+    fn committed(&self) -> Vec<FileEntry>;
+
+    /// Reads one committed file back, as batches of its stream's [`history_schema`].
+    fn read(&self, file: &FileEntry) -> Result<Vec<RecordBatch>, EngineError>;
 }
 
 /// One stream's history on one worker.

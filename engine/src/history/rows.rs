@@ -1,11 +1,13 @@
-//! The records of one epoch on their way to history, and how they become Arrow.
+//! The records of one epoch on their way to history, how they become Arrow, and how history
+//! batches become records again (recovery, replay).
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, TimestampMillisecondArray, UInt64Array};
+use arrow::array::{Array, ArrayRef, TimestampMillisecondArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::EngineError;
 use crate::source::EventTimeFn;
@@ -108,6 +110,37 @@ impl<T: Serialize + Send> HistoryRows for TypedRows<T> {
     }
 }
 
+/// One record read back from history: the epoch it entered in, its event time, the record.
+pub type HistoryRecord<T> = (Epoch, EventTime, T);
+
+/// Decodes a batch of a stream's [`history_schema`] back into its records, with the epoch
+/// each entered in and its event time. `Err` says why the batch is not such a batch.
+pub fn decode_history_batch<T: DeserializeOwned>(batch: &RecordBatch) -> Result<Vec<HistoryRecord<T>>, String> {
+    let schema = batch.schema();
+    let column = |name: &str| schema.index_of(name).map_err(|_| format!("no {name} column"));
+    let (epoch_at, time_at) = (column(EPOCH_COLUMN)?, column(EVENT_TIME_COLUMN)?);
+    let epochs = batch.column(epoch_at).as_any().downcast_ref::<UInt64Array>();
+    let times = batch
+        .column(time_at)
+        .as_any()
+        .downcast_ref::<TimestampMillisecondArray>();
+    let (Some(epochs), Some(times)) = (epochs, times) else {
+        return Err(format!(
+            "{EPOCH_COLUMN} must be UInt64 and {EVENT_TIME_COLUMN} TIMESTAMP(ms)"
+        ));
+    };
+    let fields: Vec<usize> = (0..schema.fields().len())
+        .filter(|i| *i != epoch_at && *i != time_at)
+        .collect();
+    let body = batch.project(&fields).map_err(|e| e.to_string())?;
+    let records: Vec<T> = serde_arrow::from_record_batch(&body).map_err(|e| e.to_string())?;
+    Ok(records
+        .into_iter()
+        .enumerate()
+        .map(|(i, record)| (epochs.value(i), times.value(i), record))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use arrow::array::{Array, Int64Array};
@@ -149,6 +182,14 @@ mod tests {
             .downcast_ref::<TimestampMillisecondArray>()
             .expect("ts");
         assert_eq!(times.values().to_vec(), vec![1234, 1234]);
+        // And back: the records with their epoch and event time.
+        let back: Vec<HistoryRecord<Reading>> = decode_history_batch(&batch).map_err(EngineError::Config)?;
+        assert_eq!(
+            back.iter().map(|(e, t, r)| (*e, *t, r.id)).collect::<Vec<_>>(),
+            vec![(8, 1234, 1), (8, 1234, 2)]
+        );
+        let body_only = batch.project(&[0, 1]).map_err(|e| EngineError::Config(e.to_string()))?;
+        assert!(decode_history_batch::<Reading>(&body_only).is_err());
         Ok(())
     }
 }

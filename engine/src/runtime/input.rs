@@ -1,5 +1,7 @@
-//! Drives one source reader, and the stream's HTTP ingest queue, into one timely input.
+//! Drives one source reader, and the stream's HTTP ingest queue, into one timely input —
+//! after replaying what recovery found in history for it.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -15,8 +17,13 @@ use crate::time::Epoch;
 /// A source reader bound to its dataflow input, type-erased for the worker loop.
 pub(crate) trait DrivenInput {
     /// Polls the reader and the ingest queue and sends what they emitted; returns the
-    /// reader's status and how many records were sent.
+    /// reader's status and how many records were sent. While the input is
+    /// [recovering](Self::recovering) it sends replayed records instead: `Ready` while the
+    /// current epoch has more, `EpochDone` once it has none.
     fn poll(&mut self, budget: usize) -> (SourceStatus, usize);
+    /// Whether records replayed from history are still to be sent (then neither the
+    /// reader nor the ingest queue is polled).
+    fn recovering(&self) -> bool;
     /// Moves the input to a later epoch.
     fn advance_to(&mut self, epoch: Epoch);
     /// Tells the reader which epochs have reached every projection (with history on: and
@@ -48,6 +55,8 @@ pub(crate) struct InputDriver<T: Clone + 'static> {
     buffer: Vec<(T, Epoch, isize)>,
     batches: Vec<IngestBatch<T>>,
     history: Option<HistoryTap<T>>,
+    /// Records recovery replays from history, with their original epochs, in order.
+    replay: VecDeque<(Epoch, T)>,
     /// The last frontier the reader heard.
     reported: Epoch,
 }
@@ -60,6 +69,7 @@ impl<T: Clone + Serialize + Send + 'static> InputDriver<T> {
         ingest: Option<Arc<IngestQueue<T>>>,
         bookkeeping: StreamBookkeeping,
         history: Option<HistoryTap<T>>,
+        replay: Vec<(Epoch, T)>,
     ) -> Self {
         let StreamBookkeeping {
             counters,
@@ -80,13 +90,39 @@ impl<T: Clone + Serialize + Send + 'static> InputDriver<T> {
             buffer: Vec::new(),
             batches: Vec::new(),
             history,
+            replay: replay.into(),
             reported: 0,
         }
+    }
+
+    /// Sends the replayed records of epochs up to the current one: they are in history
+    /// already and were counted when they first arrived.
+    fn poll_replay(&mut self, budget: usize) -> (SourceStatus, usize) {
+        let Some(handle) = self.handle.as_mut() else {
+            return (SourceStatus::Finished, 0);
+        };
+        let epoch = *handle.time();
+        while self.buffer.len() < budget && self.replay.front().is_some_and(|(e, _)| *e <= epoch) {
+            if let Some((_, record)) = self.replay.pop_front() {
+                self.buffer.push((record, epoch, 1));
+            }
+        }
+        let n = self.buffer.len();
+        handle.send_batch(&mut self.buffer);
+        self.buffer.clear();
+        let status = match self.replay.front() {
+            Some((e, _)) if *e <= epoch => SourceStatus::Ready,
+            _ => SourceStatus::EpochDone,
+        };
+        (status, n)
     }
 }
 
 impl<T: Clone + Serialize + Send + 'static> DrivenInput for InputDriver<T> {
     fn poll(&mut self, budget: usize) -> (SourceStatus, usize) {
+        if !self.replay.is_empty() {
+            return self.poll_replay(budget);
+        }
         let Some(handle) = self.handle.as_mut() else {
             return (SourceStatus::Finished, 0);
         };
@@ -117,6 +153,10 @@ impl<T: Clone + Serialize + Send + 'static> DrivenInput for InputDriver<T> {
         handle.send_batch(&mut self.buffer);
         self.buffer.clear();
         (status, n)
+    }
+
+    fn recovering(&self) -> bool {
+        !self.replay.is_empty()
     }
 
     fn advance_to(&mut self, epoch: Epoch) {

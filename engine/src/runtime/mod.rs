@@ -16,6 +16,9 @@
 //!
 //! Shutdown ([`ShutdownHandle::shutdown`], e.g. on Ctrl-C) stops the sources, closes the
 //! inputs and lets the dataflow drain, so every accepted record reaches the projections.
+//!
+//! Started on a history store that already holds committed files, the workers first
+//! [recover](crate::history::recovery) from them: replay, then resume the sources.
 
 mod config;
 mod counters;
@@ -35,7 +38,7 @@ pub(crate) use input::{DrivenInput, InputDriver, StreamBookkeeping};
 
 use crate::EngineError;
 use crate::delivery::DeliveryLog;
-use crate::history::HistoryStore;
+use crate::history::{HistoryStore, Recovery};
 use crate::ingest::IngestRegistry;
 use crate::live::LiveCatalog;
 use crate::pipeline::Pipeline;
@@ -52,6 +55,8 @@ pub(crate) struct Services {
     pub(crate) deliveries: Arc<DeliveryLog>,
     /// Where accepted records are appended, if history is on.
     pub(crate) history: Option<Arc<dyn HistoryStore>>,
+    /// What the workers replay before their sources resume, if history held anything.
+    pub(crate) recovery: Option<Arc<Recovery>>,
 }
 
 /// Asks a running pipeline to stop: sources stop, inputs close, the dataflow drains.
@@ -115,7 +120,9 @@ impl Runtime {
 
     /// Starts `build` with rejected records going to `dead_letters`, action deliveries
     /// recorded in `deliveries` and, if `history` is given, every accepted record of every
-    /// stream appended to it (see [`crate::history`]).
+    /// stream appended to it (see [`crate::history`]). If `history` already holds committed
+    /// files, the pipeline first recovers from them (see [`crate::history::recovery`]);
+    /// [`RunningPipeline::health`] reports it as not ready until that is done.
     pub fn start_with_history<F>(
         config: RuntimeConfig,
         dead_letters: Arc<DeadLetterQueue>,
@@ -127,6 +134,17 @@ impl Runtime {
         F: Fn(&mut Pipeline<'_>) -> Result<(), EngineError> + Send + Sync + 'static,
     {
         config.validate()?;
+        let recovery = history
+            .as_ref()
+            .and_then(|store| Recovery::plan(store.clone(), config.workers))
+            .map(Arc::new);
+        if let Some(recovery) = &recovery {
+            tracing::info!(
+                files = recovery.files().len(),
+                resume_epoch = recovery.resume_epoch(),
+                "recovering from history"
+            );
+        }
         let services = Services {
             catalog: Arc::new(LiveCatalog::new(config.workers)),
             counters: Arc::new(CounterRegistry::default()),
@@ -135,7 +153,9 @@ impl Runtime {
             health: Arc::new(PipelineHealth::new(config.workers)),
             deliveries,
             history,
+            recovery,
         };
+        services.health.set_recovering(services.recovery.is_some());
         let shutdown = ShutdownHandle::default();
         let ctx = worker::WorkerContext {
             config: config.clone(),

@@ -1,4 +1,5 @@
-//! One worker's loop: build the dataflow, then poll, cut epochs and step until done.
+//! One worker's loop: build the dataflow, replay what recovery found in history, then poll,
+//! cut epochs and step until done.
 
 use std::time::{Duration, Instant};
 
@@ -46,13 +47,48 @@ where
     }
     // The first history write error; the input keeps running, its offsets stay uncommitted.
     let mut failure: Option<EngineError> = None;
+    // Recovery first: replayed epochs are cut only by the replay, never by the clock.
+    let mut recovery = ctx.services.recovery.clone();
+    let recovery_started = Instant::now();
 
     while open.iter().any(|o| *o) && !ctx.shutdown.is_shutdown() {
         let mut busy = false;
         let mut cut = false;
         // Backpressure: poll only while the projections are close enough behind.
         let caught_up = !probe.less_than(&epoch.saturating_sub(cfg.max_epochs_in_flight));
-        if caught_up {
+        if let Some(plan) = recovery.as_ref().filter(|_| caught_up) {
+            busy = true;
+            // Cut once no input has more for this epoch (an input short of budget says Ready).
+            let mut more = false;
+            for input in inputs.iter_mut().filter(|i| i.recovering()) {
+                more |= input.poll(cfg.poll_budget).0 == SourceStatus::Ready;
+            }
+            if inputs.iter().all(|i| !i.recovering()) {
+                // Continue after every epoch history holds, so no epoch is used twice.
+                epoch = plan.resume_epoch().max(epoch + 1);
+                for input in &mut inputs {
+                    input.advance_to(epoch);
+                }
+                if let Some(health) = clock {
+                    health.epoch_opened(epoch);
+                }
+                epoch_started = Instant::now();
+                epoch_records = 0;
+                tracing::info!(
+                    worker = info.index,
+                    resume_epoch = epoch,
+                    elapsed_ms = recovery_started.elapsed().as_millis() as u64,
+                    "replayed history; sources resume"
+                );
+                if plan.worker_done() {
+                    ctx.services.health.set_recovering(false);
+                    tracing::info!("recovery done: every worker replayed its history");
+                }
+                recovery = None;
+            } else if !more {
+                cut = true;
+            }
+        } else if recovery.is_none() && caught_up {
             for (input, open) in inputs.iter_mut().zip(open.iter_mut()).filter(|(_, o)| **o) {
                 let (status, n) = input.poll(cfg.poll_budget);
                 epoch_records += n;
@@ -72,7 +108,9 @@ where
                 }
             }
         }
-        if cut || epoch_started.elapsed() >= cfg.epoch_interval() || epoch_records >= cfg.epoch_max_records {
+        let clock_cut = recovery.is_none()
+            && (epoch_started.elapsed() >= cfg.epoch_interval() || epoch_records >= cfg.epoch_max_records);
+        if cut || clock_cut {
             epoch += 1;
             for input in &mut inputs {
                 input.advance_to(epoch);

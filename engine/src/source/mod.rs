@@ -10,7 +10,9 @@
 //! running and the stream's counters keep `received = accepted + dead_lettered`. Once every
 //! record of an epoch has reached every projection, the runtime tells the reader
 //! ([`SourceReader::processed`]) so it can commit offsets or acknowledge messages: delivery is
-//! at-least-once into the projections until the history issue makes it exactly-once.
+//! at-least-once into the projections. With history on, a reader also says where it would
+//! resume ([`SourceReader::checkpoint`], stored in the history manifest) and is opened at that
+//! position after a restart ([`Source::open_resuming`]), which makes it exactly-once.
 
 mod checkpoint;
 mod dead_letter;
@@ -61,6 +63,24 @@ pub trait Source<T>: Send + Sync + 'static {
     fn describe(&self) -> String;
     /// Opens this worker's reader.
     fn open(&self, worker: WorkerInfo) -> Result<Box<dyn SourceReader<T>>, EngineError>;
+
+    /// Opens this worker's reader for a stream with history, to continue right after
+    /// `resume`: the position the history manifest recorded for it (`None` when history
+    /// holds nothing of it yet). Called instead of [`open`](Self::open) whenever the runtime
+    /// writes history, so that recovery after a restart neither loses nor repeats a record.
+    ///
+    /// A source that implements it must also read a fixed share of its input per worker (no
+    /// rebalancing between the workers), or a record could reach history twice. The default
+    /// opens the reader as [`open`](Self::open) does and ignores `resume`: such a source
+    /// starts wherever it starts, and what it repeats is in history twice.
+    fn open_resuming(
+        &self,
+        worker: WorkerInfo,
+        resume: Option<&SourceCheckpoint>,
+    ) -> Result<Box<dyn SourceReader<T>>, EngineError> {
+        let _ = resume;
+        self.open(worker)
+    }
 }
 
 /// One worker's share of a source.

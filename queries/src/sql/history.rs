@@ -27,7 +27,6 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::prelude::SessionContext;
-use tributary_engine::history::ManifestEntry;
 use tributary_engine::history::manifest::{FileEntry, MANIFEST_FILE, read_manifest};
 
 use super::QueryError;
@@ -52,11 +51,9 @@ impl HistorySources {
 
     /// The table of `stream` as the manifest says now, or `None` if it has no files.
     pub fn table(&self, stream: &str) -> Result<Option<HistoryTable>> {
-        let entries =
-            read_manifest(&self.dir.join(MANIFEST_FILE)).map_err(|e| DataFusionError::External(Box::new(e)))?;
-        let files: Vec<FileEntry> = entries
+        let files: Vec<FileEntry> = read_manifest(&self.dir.join(MANIFEST_FILE))
+            .map_err(|e| DataFusionError::External(Box::new(e)))?
             .into_iter()
-            .map(|ManifestEntry::Add(f)| f)
             .filter(|f| f.stream == stream)
             .collect();
         let Some(first) = files.first() else {

@@ -37,7 +37,8 @@ pub struct DemoArgs {
     source: SourceArg,
     /// Data directory, created if missing. Dead letters go to `DIR/dlq/<stream>.ndjson`,
     /// every accepted reading to Parquet history in `DIR/history/` (`history.readings` in
-    /// SQL; `tributary replay --data DIR` replays it).
+    /// SQL). Started again on the same directory, the demo rebuilds its projections from
+    /// that history and resumes the source where history ends.
     #[arg(long, default_value = "./tributary-data")]
     data: PathBuf,
     /// Number of simulated sensors.
@@ -128,7 +129,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, workers, source = %described, data = %args.data.display(), "tributary demo running; Ctrl-C stops it");
         tracing::info!(audit = %audit_dir.display(), "ingest and admin calls are audited (system.audit)");
-        tracing::info!(dlq = %dlq_dir.display(), history = %history_dir.display(), "recovery is not implemented yet: a restart starts the projections from scratch; history and dead letters are kept");
+        tracing::info!(dlq = %dlq_dir.display(), history = %history_dir.display(), "a restart on this data directory rebuilds the projections from history (503 on /readyz until done) and resumes the source after it");
         print_examples(addr);
         serve(listener, state, async {
             // If the signal handler cannot be installed, serve until killed.

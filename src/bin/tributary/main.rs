@@ -1,11 +1,15 @@
-//! The `tributary` command line: `demo` runs the IoT pipeline and serves SQL; `sql` queries
-//! a running server.
+//! The `tributary` command line: `demo` runs the IoT pipeline and serves SQL; `replay` runs
+//! it over the history of an earlier run; `verify` checks projections against history;
+//! `sql` queries a running server.
 
 mod auth;
 mod demo;
+mod progress;
+mod replay;
 mod source_arg;
 mod sql;
 mod table;
+mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -21,15 +25,23 @@ struct Cli {
 enum Command {
     /// Run the IoT reference pipeline (generator, HTTP, MQTT or Kafka source) and serve SQL.
     Demo(demo::DemoArgs),
+    /// Replay the IoT pipeline over the history of an earlier run, as fast as possible, then
+    /// serve SQL on the result (`--listen`) or write the projections to Parquet (`--out`).
+    Replay(replay::ReplayArgs),
     /// Run one SQL query against a running server and print the result as a table.
     Sql(sql::SqlArgs),
+    /// Recompute the projections from history (replay, and batch SQL over `history.*`) and
+    /// compare them, also with a running server's (`--server`); non-zero exit on a mismatch.
+    Verify(verify::VerifyArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     init_tracing();
     match Cli::parse().command {
         Command::Demo(args) => demo::run(args),
+        Command::Replay(args) => replay::run(args),
         Command::Sql(args) => sql::run(args),
+        Command::Verify(args) => verify::run(args),
     }
 }
 
