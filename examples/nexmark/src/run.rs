@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
+use tributary_engine::source::Source;
 use tributary_engine::{Collection, Epoch, Pipeline, Runtime, RuntimeConfig};
 
 use crate::{Event, NexmarkError, NexmarkGenerator};
@@ -77,17 +78,18 @@ pub fn measure<R: Clone + 'static>(
     })
 }
 
-/// Runs `query` over all of `generator`'s events and returns its final result: every row
-/// as often as its multiplicity, sorted. A row left with a negative multiplicity (more
-/// retractions than insertions) is an error.
-pub fn collect<R: Ord + Clone + Debug + Send + 'static>(
-    query: QueryFn<R>,
-    generator: &NexmarkGenerator,
-    runtime: RuntimeConfig,
-) -> Result<Vec<R>, NexmarkError> {
+/// Runs `query` over all of `source`'s events (the generator, or any bounded source of
+/// events, e.g. hand-made edge cases) and returns its final result: every row as often as
+/// its multiplicity, sorted. A row left with a negative multiplicity (more retractions than
+/// insertions) is an error.
+pub fn collect<R, S>(query: QueryFn<R>, source: &S, runtime: RuntimeConfig) -> Result<Vec<R>, NexmarkError>
+where
+    R: Ord + Clone + Debug + Send + 'static,
+    S: Source<Event> + Clone,
+{
     let updates: Arc<Mutex<Vec<(R, isize)>>> = Arc::default();
     let kept = updates.clone();
-    let source = generator.clone();
+    let source = source.clone();
     let run = Runtime::start(runtime, move |p: &mut Pipeline<'_>| {
         let output = query(p.source(EVENTS, &source)?);
         let kept = kept.clone();
