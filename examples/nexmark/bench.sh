@@ -4,7 +4,8 @@
 #
 #   bash examples/nexmark/bench.sh [EVENTS] [QUERIES...]     # defaults: 10000000, all queries
 #
-# Prints one markdown table row per (query, workers). Needs the release binary:
+# WORKERS="1 2" (default) picks the worker counts. Prints one markdown table row per
+# (query, workers). Needs the release binary:
 #   cargo build --release -p tributary-nexmark
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -27,7 +28,7 @@ flink() {
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 for q in "${queries[@]}"; do
-  for w in 1 2; do
+  for w in ${WORKERS:-1 2}; do
     seconds=()
     rss=0
     for _ in $(seq "$runs"); do
