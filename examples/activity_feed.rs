@@ -25,8 +25,8 @@ use tributary::queries::{ApiConfig, ApiState, SqlEngine, serve};
 const QUERIES: [&str; 3] = [
     "SELECT post_id, user_id, created_at, text FROM feed_global ORDER BY created_at DESC, post_id DESC LIMIT 5",
     "SELECT post_id, created_at, updated_at, text FROM feed_user WHERE user_id = 42 ORDER BY created_at DESC, post_id DESC LIMIT 5",
-    "SELECT count(*) AS users, sum(CASE WHEN n = 100 THEN 1 ELSE 0 END) AS full_feeds, max(n) AS longest, min(n) AS shortest
-     FROM (SELECT user_id, count(*) AS n FROM feed_user GROUP BY user_id)",
+    "SELECT user_id, count(*) AS in_global_feed, max(created_at) AS newest FROM feed_global
+     GROUP BY user_id ORDER BY in_global_feed DESC, user_id LIMIT 5",
 ];
 
 #[derive(Debug, Parser)]
