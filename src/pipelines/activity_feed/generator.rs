@@ -287,8 +287,9 @@ mod tests {
             }
         }
         let (created, updated, deleted) = (ops[&PostOp::Created], ops[&PostOp::Updated], ops[&PostOp::Deleted]);
-        assert!((13_000..15_500).contains(&created), "{ops:?}");
-        assert!(updated > 3_000 && deleted > 1_500, "{ops:?}");
+        // Edits and deletes that draw a non-publish as their target publish instead.
+        assert!((14_000..17_000).contains(&created), "{ops:?}");
+        assert!(updated > 2_000 && deleted > 1_000, "{ops:?}");
         assert!(events.windows(2).all(|w| w[1].ts > w[0].ts));
         let heaviest = published.values().filter(|(u, _)| *u == 0).count();
         assert!(heaviest > 100, "user 0 posts more than a feed holds: {heaviest}");

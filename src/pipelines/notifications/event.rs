@@ -122,6 +122,6 @@ mod tests {
         assert!(err.to_string().contains("unknown DeliveryStep \"lost\""), "{err}");
         let fields = tributary_engine::record::derive_arrow_fields::<NotificationEvent>(&[]).expect("derives");
         let step = fields.iter().find(|f| f.name() == "step").expect("column");
-        assert_eq!(step.data_type().to_string(), "Utf8");
+        assert!(step.data_type().to_string().ends_with("Utf8"), "{}", step.data_type());
     }
 }
