@@ -10,7 +10,7 @@
 //! * [`operators`] — keyed projections as extension traits on collections;
 //! * [`connectors`] — sources and sinks (the sensor generator today);
 //! * [`queries`] — DataFusion over live projections and the HTTP API;
-//! * [`pipelines`] — the reference pipelines (`iot`).
+//! * [`pipelines`] — the reference pipelines (`iot`, `activity_feed`, `order_analytics`, `notifications`).
 #![deny(missing_docs)]
 
 pub mod pipelines;

@@ -3,15 +3,19 @@
 
 mod common;
 
+mod activity_feed;
 mod anomaly;
 mod delivery;
 mod demo_cli;
+mod docker_compose;
 mod history;
 mod http_api;
 mod http_auth;
 mod http_ingest;
 mod http_observe;
 mod iot_pipeline;
+mod notifications;
+mod order_analytics;
 mod recovery;
 mod replay;
 mod replay_cli;
