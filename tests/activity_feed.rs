@@ -204,10 +204,16 @@ async fn generated_feeds_equal_datafusion_batch_sql_and_a_user_feed_is_a_fast_ke
          WHERE pos <= 100 ORDER BY user_id, created_at DESC, post_id DESC",
     )
     .await?;
-    // Every user's feed, read as a key lookup. (A full scan of `feed_user` is not compared:
-    // the frozen table's batch iterator cuts a key's rows at a batch boundary and skips the
-    // rest, engine/src/live/frozen.rs `BatchIter`, which this test found; reported, not
-    // fixed here.)
+    // Every feed at once, as a full scan: many rows per key, so keys straddle scan batches
+    // (this comparison found scans dropping the rest of such a key).
+    assert_eq!(
+        live(format!(
+            "SELECT {COLUMNS} FROM feed_user ORDER BY user_id, created_at DESC, post_id DESC LIMIT 100000"
+        ))
+        .await?,
+        per_user
+    );
+    // Every user's feed, read as a key lookup.
     let lookup = format!("SELECT {COLUMNS} FROM feed_user WHERE user_id = $1 {NEWEST_FIRST}");
     for user in 0..200 {
         let rows = json_rows(&query(&client, &server, &lookup, json!([user]), None).await?)?;

@@ -19,7 +19,7 @@ use tributary::queries::{HistorySources, SqlEngine};
 
 /// The projections recovery must reproduce bit for bit (as replay does: see `replay.rs` for
 /// why `anomaly_state`, `alerts` and `actions` are not compared yet).
-const COMPARED: [&str; 2] = [iot::SENSOR_STATS, iot::ANOMALIES];
+const COMPARED: [&str; 3] = [iot::SENSOR_STATS, iot::ANOMALIES, iot::ANOMALY_STATE];
 
 fn generator(limit: u64) -> anyhow::Result<SensorGenerator> {
     Ok(SensorGenerator::try_new(SensorGeneratorConfig {

@@ -124,7 +124,10 @@ where
 }
 
 /// Walks a frozen map in key order, resuming after the last key of the previous batch
-/// (an O(log n) seek per batch, so the iterator owns no borrow of the map).
+/// (an O(log n) seek per batch, so the iterator owns no borrow of the map). A batch holds
+/// whole keys: it may exceed `batch_rows` by the rest of its last key's rows, since the next
+/// batch resumes *after* that key. Only the row limit cuts a key short, and then nothing
+/// follows.
 struct BatchIter<K, P> {
     frozen: Arc<FrozenRows<K, P>>,
     after: Option<K>,
@@ -141,7 +144,7 @@ where
     type Item = Result<RecordBatch, EngineError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
+        if self.done || self.remaining == Some(0) {
             return None;
         }
         let want = self.remaining.map_or(self.batch_rows, |r| r.min(self.batch_rows));
@@ -155,15 +158,15 @@ where
             rows.extend(expand(stored));
             last = Some(key.clone());
         }
-        if last.is_none() || want == 0 {
+        if last.is_none() {
             self.done = true;
             return None;
         }
-        rows.truncate(want);
-        self.after = last;
         if let Some(remaining) = &mut self.remaining {
+            rows.truncate(*remaining);
             *remaining -= rows.len();
         }
+        self.after = last;
         Some(self.frozen.to_batch(&rows))
     }
 }
@@ -214,6 +217,36 @@ mod tests {
             .collect::<Result<_, _>>()?;
         assert_eq!(limited, [4, 1]);
         assert_eq!(frozen(0).batches(4, None).count(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn a_key_whose_rows_cross_a_batch_boundary_keeps_all_of_them() -> Result<(), EngineError> {
+        // Three keys with 1, 5 and 2 rows, read 3 rows at a time: the second batch would end
+        // inside key 1 if batches were cut at exactly 3 rows.
+        let fields: Vec<FieldRef> = vec![Arc::new(Field::new("a", DataType::Int64, false))];
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        struct One {
+            a: i64,
+        }
+        let mut rows = OrdMap::new();
+        rows.insert(0i64, vec![(One { a: 0 }, 1)]);
+        rows.insert(1, (10..15).map(|a| (One { a }, 1)).collect());
+        rows.insert(2, vec![(One { a: 20 }, 2)]);
+        let t = Arc::new(FrozenRows {
+            name: "t".into(),
+            schema: Arc::new(Schema::new(fields.clone())),
+            fields: fields.into(),
+            key_columns: vec!["a".to_string()].into(),
+            rows,
+            count: 8,
+        });
+        let read = |limit| -> Result<Vec<usize>, EngineError> {
+            t.clone().batches(3, limit).map(|b| b.map(|b| b.num_rows())).collect()
+        };
+        assert_eq!(read(None)?, [6, 2], "whole keys per batch, every row once");
+        assert_eq!(read(Some(4))?, [4], "the limit cuts inside a key, and nothing follows");
+        assert_eq!(read(Some(8))?, [6, 2]);
         Ok(())
     }
 
