@@ -6,9 +6,9 @@
 //!
 //! * **coarse epochs**: one logical time per `epoch_interval` or `epoch_max_records`, never
 //!   one per record — differential's cost grows with distinct times;
-//! * **backpressure**: a worker stops polling while its inputs are more than
-//!   `max_epochs_in_flight` epochs ahead of the projections, so a fast source cannot queue
-//!   unbounded work.
+//! * **backpressure**: a worker stops polling, and cutting epochs, while its inputs are more
+//!   than `max_epochs_in_flight` epochs ahead of the projections, so a fast source cannot
+//!   queue unbounded work (and the worker does not run away from the frontier).
 //!
 //! Readers hear when their records have reached every projection
 //! ([`SourceReader::processed`](crate::source::SourceReader::processed)), which is when a

@@ -108,7 +108,12 @@ where
                 }
             }
         }
+        // Only a worker that may poll cuts on the clock. Workers cut on their own clocks, so
+        // one held back by backpressure that kept cutting would run ahead as fast as the
+        // slower workers' epochs, never get within `max_epochs_in_flight` again and stop
+        // polling for good; standing still instead lets the frontier catch up with it.
         let clock_cut = recovery.is_none()
+            && caught_up
             && (epoch_started.elapsed() >= cfg.epoch_interval() || epoch_records >= cfg.epoch_max_records);
         if cut || clock_cut {
             epoch += 1;
