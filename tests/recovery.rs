@@ -18,7 +18,7 @@ use tributary::pipelines::iot;
 use tributary::queries::{HistorySources, SqlEngine};
 
 /// The projections recovery must reproduce bit for bit (as replay does: see `replay.rs` for
-/// why `anomaly_state`, `alerts` and `actions` are not compared yet).
+/// why `alerts` and `actions` are not compared yet).
 const COMPARED: [&str; 3] = [iot::SENSOR_STATS, iot::ANOMALIES, iot::ANOMALY_STATE];
 
 fn generator(limit: u64) -> anyhow::Result<SensorGenerator> {
