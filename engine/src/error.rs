@@ -35,6 +35,16 @@ pub enum EngineError {
         /// The repeated name.
         name: String,
     },
+    /// The pipeline used a name the engine keeps for itself.
+    #[error("{kind} name `{name}` is reserved: {why}")]
+    ReservedName {
+        /// What kind of object (stream).
+        kind: &'static str,
+        /// The name.
+        name: String,
+        /// What the engine uses it for.
+        why: &'static str,
+    },
     /// A projection was registered with two different row types on different workers.
     #[error("projection `{0}` was registered with conflicting row types")]
     ProjectionTypeMismatch(String),

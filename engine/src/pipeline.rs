@@ -61,7 +61,7 @@ use timely::dataflow::operators::Input;
 use timely::dataflow::{ProbeHandle, Scope};
 
 use crate::EngineError;
-use crate::delivery::{ActionRecord, ActionSink, DeliveryExport};
+use crate::delivery::{ActionRecord, ActionSink, DELIVERY_HISTORY_STREAM, DeliveryExport};
 use crate::export::{ExportConsumer, attach_export};
 use crate::history::history_schema;
 use crate::ingest::TypedEndpoint;
@@ -193,6 +193,13 @@ impl<'scope> Pipeline<'scope> {
         S: Source<T> + ?Sized,
     {
         let name = spec.name.as_str();
+        if name == DELIVERY_HISTORY_STREAM {
+            return Err(EngineError::ReservedName {
+                kind: "stream",
+                name: name.to_string(),
+                why: "history records action deliveries under it",
+            });
+        }
         self.claim("stream", name)?;
         let history = match &self.services.history {
             Some(store) => {

@@ -15,6 +15,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use super::history::DeliveryHistory;
+use crate::EngineError;
+
 /// How a delivery ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -103,6 +106,9 @@ struct State {
 pub struct DeliveryLog {
     state: Mutex<State>,
     capacity: usize,
+    /// Where every finished delivery is also recorded durably, once a runtime with history
+    /// attached it (see [`DeliveryLog::record_into`]).
+    history: Mutex<Option<DeliveryHistory>>,
 }
 
 impl Default for DeliveryLog {
@@ -120,6 +126,38 @@ impl DeliveryLog {
         Self {
             state: Mutex::new(State::default()),
             capacity,
+            history: Mutex::new(None),
+        }
+    }
+
+    /// From now on, every finished delivery is also appended to `history` (replacing any
+    /// earlier one, which is finished first).
+    pub fn record_into(&self, history: DeliveryHistory) -> Result<(), EngineError> {
+        let previous = self.history_slot().replace(history);
+        match previous {
+            Some(mut previous) => previous.finish(),
+            None => Ok(()),
+        }
+    }
+
+    /// Commits the deliveries recorded in history so far and stops recording them; reports
+    /// the first write error. Call it after the sinks are closed (their last outcomes are
+    /// recorded as they close).
+    pub fn finish_history(&self) -> Result<(), EngineError> {
+        let taken = self.history_slot().take();
+        match taken {
+            Some(mut history) => history.finish(),
+            None => Ok(()),
+        }
+    }
+
+    fn history_slot(&self) -> std::sync::MutexGuard<'_, Option<DeliveryHistory>> {
+        self.history.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn record_history(&self, record: &DeliveryRecord) {
+        if let Some(history) = self.history_slot().as_mut() {
+            history.append(record);
         }
     }
 
@@ -142,6 +180,7 @@ impl DeliveryLog {
             s.counters.queued = s.counters.queued.saturating_sub(1);
             s.counters.refused += 1;
             s.counters.dead_lettered += 1;
+            self.record_history(&record);
             self.keep(s, record);
         });
     }
@@ -167,6 +206,7 @@ impl DeliveryLog {
                 DeliveryOutcome::Delivered => s.counters.delivered += 1,
                 DeliveryOutcome::DeadLettered => s.counters.dead_lettered += 1,
             }
+            self.record_history(&record);
             self.keep(s, record);
         });
     }

@@ -8,7 +8,8 @@
 //!                         bounded queue ──> delivery thread (tributary-connectors)
 //!                                              │ attempts, retries, breaker
 //!                                              ▼
-//!                 DeliveryLog (counters, recent outcomes → system.actions)
+//!                 DeliveryLog (counters, recent outcomes → system.actions;
+//!                              every outcome → history.action_deliveries, with history on)
 //!                 DeadLetterQueue (kind `delivery`, after the last attempt or a full queue)
 //! ```
 //!
@@ -19,12 +20,14 @@
 //! query side.
 
 mod action;
+mod history;
 mod log;
 
 use std::fmt;
 use std::sync::Arc;
 
 pub use action::ActionRecord;
+pub use history::{DELIVERY_HISTORY_STREAM, DeliveryHistory, DeliveryHistoryRow, EpochClock};
 pub use log::{DeliveryCounters, DeliveryLog, DeliveryOutcome, DeliveryRecord, now_ms};
 
 use crate::export::ExportConsumer;

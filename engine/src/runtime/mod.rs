@@ -37,7 +37,7 @@ pub(crate) use history_tap::HistoryTap;
 pub(crate) use input::{DrivenInput, InputDriver, StreamBookkeeping};
 
 use crate::EngineError;
-use crate::delivery::DeliveryLog;
+use crate::delivery::{DeliveryHistory, DeliveryLog, EpochClock};
 use crate::history::{HistoryStore, Recovery};
 use crate::ingest::IngestRegistry;
 use crate::live::LiveCatalog;
@@ -156,6 +156,13 @@ impl Runtime {
             recovery,
         };
         services.health.set_recovering(services.recovery.is_some());
+        if let Some(store) = &services.history {
+            let health = services.health.clone();
+            let clock: EpochClock = Arc::new(move || health.current_epoch());
+            services
+                .deliveries
+                .record_into(DeliveryHistory::open(store.as_ref(), clock)?)?;
+        }
         let shutdown = ShutdownHandle::default();
         let ctx = worker::WorkerContext {
             config: config.clone(),

@@ -101,7 +101,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         ParquetHistoryStore::open(history_config)
             .with_context(|| format!("cannot open history in {}", history_dir.display()))?,
     );
-    let pipeline = Runtime::start_with_history(config, dead_letters, deliveries, Some(history), move |p| {
+    let pipeline = Runtime::start_with_history(config, dead_letters, deliveries.clone(), Some(history), move |p| {
         iot::build_delivering(p, source.as_ref(), &sinks)
     })?;
     let mut state = ApiState::for_pipeline(&pipeline)
@@ -145,6 +145,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     if let Some(webhook) = webhook {
         webhook.close(DELIVERY_GRACE);
     }
+    // After the sink closed: its last outcomes are in the log, commit them to history.
+    deliveries.finish_history()?;
     tracing::info!("stopped");
     Ok(())
 }
