@@ -45,6 +45,9 @@ struct Args {
     /// Dataflow workers.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// Plan every lookup with DataFusion instead of the key-lookup fast path (the baseline).
+    #[arg(long)]
+    no_fast_path: bool,
 }
 
 /// One row of the projection.
@@ -152,7 +155,10 @@ async fn main() -> anyhow::Result<()> {
         },
         ..state.config.clone()
     };
-    let state = state.with_config(config)?;
+    let mut state = state.with_config(config)?;
+    if args.no_fast_path {
+        state.sql = Arc::new(state.sql.as_ref().clone().without_fast_path());
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

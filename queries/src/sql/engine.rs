@@ -2,9 +2,11 @@
 //!
 //! Tables are registered per query, and only those the statement names: live projections
 //! (default schema) are snapshotted under one pinned frontier, `system.*` tables are built
-//! from the pipeline's counters and dead letters at the same moment.
+//! from the pipeline's counters and dead letters at the same moment. A key lookup on a
+//! projection is answered without a session at all ([`super::fast_path`]).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use arrow::datatypes::SchemaRef;
@@ -16,8 +18,10 @@ use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::LogicalPlanBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::{DFParserBuilder, Statement as DfStatement};
 use tributary_engine::{Epoch, LiveCatalog, RunningPipeline};
 
+use super::fast_path::KeyLookup;
 use super::guard::{check_statement, lacks_limit, read_only_options};
 use super::history::{HISTORY_SCHEMA, HistorySources};
 use super::provider::ProjectionProvider;
@@ -43,6 +47,10 @@ pub struct SqlEngine {
     catalog: Arc<LiveCatalog>,
     system: SystemSources,
     history: Option<HistorySources>,
+    /// Whether key lookups skip DataFusion (see [`super::fast_path`]); on by default.
+    fast_path: bool,
+    /// Statements the fast path answered (shared by the engine's clones).
+    fast_path_answers: Arc<AtomicU64>,
 }
 
 impl SqlEngine {
@@ -52,6 +60,8 @@ impl SqlEngine {
             catalog,
             system: SystemSources::default(),
             history: None,
+            fast_path: true,
+            fast_path_answers: Arc::default(),
         }
     }
 
@@ -61,6 +71,8 @@ impl SqlEngine {
             catalog: pipeline.catalog(),
             system: SystemSources::for_pipeline(pipeline),
             history: None,
+            fast_path: true,
+            fast_path_answers: Arc::default(),
         }
     }
 
@@ -74,6 +86,18 @@ impl SqlEngine {
     pub fn with_history(mut self, history: HistorySources) -> Self {
         self.history = Some(history);
         self
+    }
+
+    /// The same engine answering every statement with DataFusion, key lookups included: the
+    /// oracle the fast path is tested against, and the baseline it is measured against.
+    pub fn without_fast_path(mut self) -> Self {
+        self.fast_path = false;
+        self
+    }
+
+    /// How many statements the key-lookup fast path has answered.
+    pub fn fast_path_answers(&self) -> u64 {
+        self.fast_path_answers.load(Ordering::Relaxed)
     }
 
     /// The catalog queries read.
@@ -125,11 +149,15 @@ impl SqlEngine {
     }
 
     async fn plan_and_collect(&self, request: &QueryRequest, limits: &QueryLimits) -> Result<QueryResult, QueryError> {
+        let statement = parse_one(&request.sql)?;
+        check_statement(&statement)?;
+        if self.fast_path
+            && let Some(answer) = self.try_fast_path(&statement, request, limits)
+        {
+            return Ok(answer);
+        }
         let ctx = session(limits)?;
         let state = ctx.state();
-        let dialect = state.config().options().sql_parser.dialect;
-        let statement = state.sql_to_statement(&request.sql, &dialect).map_err(invalid)?;
-        check_statement(&statement)?;
         let cut_at = lacks_limit(&statement).then_some(limits.row_limit);
         let references = state.resolve_table_references(&statement).map_err(invalid)?;
 
@@ -201,6 +229,31 @@ impl SqlEngine {
         })
     }
 
+    /// Answers a key lookup from its projection without DataFusion (see [`fast_path`]);
+    /// `None` sends the statement the normal way.
+    ///
+    /// [`fast_path`]: super::fast_path
+    fn try_fast_path(
+        &self,
+        statement: &DfStatement,
+        request: &QueryRequest,
+        limits: &QueryLimits,
+    ) -> Option<QueryResult> {
+        let lookup = KeyLookup::parse(statement)?;
+        let (as_of, frozen) = {
+            let read = self.catalog.read();
+            (read.as_of(), read.table(&lookup.table)?.freeze())
+        };
+        let answer = lookup.answer(frozen.as_ref(), &request.params, limits.row_limit)?;
+        self.fast_path_answers.fetch_add(1, Ordering::Relaxed);
+        Some(QueryResult {
+            schema: answer.schema,
+            batches: vec![answer.batch],
+            as_of,
+            truncated: answer.truncated,
+        })
+    }
+
     /// Registers `system.<name>` if there is such a table and it is not registered yet.
     fn register_system_table(&self, ctx: &SessionContext, name: &str, as_of: Epoch) -> Result<(), QueryError> {
         let reference = TableReference::partial(SYSTEM_SCHEMA, name);
@@ -217,6 +270,23 @@ impl SqlEngine {
             .map_err(|e| QueryError::Snapshot(e.to_string()))?;
         Ok(())
     }
+}
+
+/// Parses exactly one statement, as DataFusion's session would (generic dialect, default
+/// recursion limit), before any session exists: the fast path needs none.
+fn parse_one(sql: &str) -> Result<DfStatement, QueryError> {
+    let mut statements = DFParserBuilder::new(sql)
+        .build()
+        .and_then(|mut parser| parser.parse_statements())
+        .map_err(invalid)?;
+    if statements.len() > 1 {
+        return Err(QueryError::InvalidSql(
+            "only one SQL statement per request is supported".to_string(),
+        ));
+    }
+    statements
+        .pop_front()
+        .ok_or_else(|| QueryError::InvalidSql("no SQL statement was provided".to_string()))
 }
 
 /// DataFusion's default catalog and schema, where live projections are registered.

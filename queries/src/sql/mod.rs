@@ -2,6 +2,7 @@
 
 mod engine;
 mod error;
+mod fast_path;
 mod guard;
 mod history;
 mod key_filter;
