@@ -1,5 +1,6 @@
 //! [`WebhookConfig`]: one endpoint, its timeout, retry schedule, queue and circuit breaker.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -11,9 +12,13 @@ use super::WebhookError;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhookConfig {
-    /// The endpoint, `http://host:port/path`. Required. (`https` needs a TLS backend this
-    /// build of `reqwest` does not include, so it is refused at start.)
+    /// The endpoint, `http://host:port/path` or `https://host:port/path`. Required. An
+    /// `https` endpoint must present a certificate for its host name that chains to the
+    /// platform's roots or to [`root_certificate`](Self::root_certificate).
     pub url: String,
+    /// A PEM file of one or more extra root certificates to trust for `https` (a private CA,
+    /// or a self-signed endpoint), besides the platform's. Default none.
+    pub root_certificate: Option<PathBuf>,
     /// Per-call timeout, connect to last byte, in milliseconds. Default 30,000 (30 s).
     pub timeout_ms: u64,
     /// The waits before each retry, in milliseconds: one retry per entry, then the action is
@@ -39,6 +44,7 @@ impl Default for WebhookConfig {
     fn default() -> Self {
         Self {
             url: String::new(),
+            root_certificate: None,
             timeout_ms: 30_000,
             retry_delays_ms: vec![1_000, 2_000, 4_000, 8_000, 16_000],
             jitter: 0.2,
@@ -94,11 +100,14 @@ impl WebhookConfig {
         let invalid = |reason: String| Err(WebhookError::Config(reason));
         let url =
             reqwest::Url::parse(&self.url).map_err(|e| WebhookError::Config(format!("url `{}`: {e}", self.url)))?;
-        if url.scheme() != "http" {
+        if !matches!(url.scheme(), "http" | "https") {
             return invalid(format!(
-                "url `{}`: only http:// endpoints are supported by this build",
+                "url `{}`: only http:// and https:// endpoints are supported",
                 self.url
             ));
+        }
+        if url.host().is_none() {
+            return invalid(format!("url `{}`: no host", self.url));
         }
         if self.timeout_ms == 0 {
             return invalid("timeout_ms must be positive".into());
@@ -143,7 +152,7 @@ mod tests {
         let base = WebhookConfig::new("http://127.0.0.1:9/");
         let cases = [
             (WebhookConfig::new("not a url"), "url `not a url`"),
-            (WebhookConfig::new("https://127.0.0.1/"), "only http://"),
+            (WebhookConfig::new("ftp://127.0.0.1/"), "only http:// and https://"),
             (
                 WebhookConfig {
                     timeout_ms: 0,

@@ -39,6 +39,14 @@ pub enum WebhookError {
     /// The configuration is invalid.
     #[error("invalid webhook configuration: {0}")]
     Config(String),
+    /// The configured root certificate could not be read or parsed.
+    #[error("root certificate {path}: {reason}")]
+    RootCertificate {
+        /// The PEM file.
+        path: std::path::PathBuf,
+        /// What was wrong with it.
+        reason: String,
+    },
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] reqwest::Error),

@@ -44,7 +44,7 @@ impl WebhookSink {
     /// Validates `config` and starts the delivery thread; outcomes go to `context`.
     pub fn try_new(config: WebhookConfig, context: DeliveryContext) -> Result<Self, WebhookError> {
         config.validate()?;
-        let client = reqwest::Client::builder().timeout(config.timeout()).build()?;
+        let client = client(&config)?;
         let shared = Arc::new(Shared {
             url: config.url.clone(),
             client,
@@ -300,4 +300,29 @@ fn source_chain(e: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     text
+}
+
+/// The HTTP client for `config`: its timeout, and the extra roots it trusts for `https`.
+fn client(config: &WebhookConfig) -> Result<reqwest::Client, WebhookError> {
+    let mut builder = reqwest::Client::builder().timeout(config.timeout());
+    if let Some(path) = &config.root_certificate {
+        let pem = std::fs::read(path).map_err(|e| WebhookError::RootCertificate {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let roots = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| WebhookError::RootCertificate {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        if roots.is_empty() {
+            return Err(WebhookError::RootCertificate {
+                path: path.clone(),
+                reason: "no PEM certificate in the file".to_string(),
+            });
+        }
+        for root in roots {
+            builder = builder.add_root_certificate(root);
+        }
+    }
+    Ok(builder.build()?)
 }

@@ -4,6 +4,8 @@
 //! assert on what the server saw (calls, keys, order, minimum gaps) and on the delivery log
 //! and dead-letter queue, never on how long anything took at most.
 
+mod tls;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
