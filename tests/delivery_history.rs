@@ -7,8 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{Int64Type, UInt32Type};
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int64Type};
 use tributary::connectors::actions::DeliveryContext;
 use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig};
 use tributary::connectors::history::{ParquetHistoryConfig, ParquetHistoryStore};
@@ -39,27 +40,27 @@ fn store(dir: &Path) -> anyhow::Result<Arc<dyn HistoryStore>> {
     })?))
 }
 
-/// `action_id → (outcome, attempts)` of a query's rows (columns in that order).
-fn outcomes(batches: &[RecordBatch]) -> BTreeMap<String, (String, i64)> {
+/// `action_id → (outcome, attempts)` of a query's rows (columns in that order; strings and
+/// integers of any width, since history's Parquet and `system.actions` type them differently).
+fn outcomes(batches: &[RecordBatch]) -> anyhow::Result<BTreeMap<String, (String, i64)>> {
     let mut out = BTreeMap::new();
     for batch in batches {
-        let ids = batch.column(0).as_string::<i32>();
-        let outcome = batch.column(1).as_string::<i32>();
-        let attempts: Vec<i64> = match batch.column(2).data_type() {
-            datafusion::arrow::datatypes::DataType::UInt32 => {
-                let a = batch.column(2).as_primitive::<UInt32Type>();
-                (0..a.len()).map(|r| i64::from(a.value(r))).collect()
-            }
-            _ => {
-                let a = batch.column(2).as_primitive::<Int64Type>();
-                (0..a.len()).map(|r| a.value(r)).collect()
-            }
-        };
-        for (r, attempts) in attempts.into_iter().enumerate() {
-            out.insert(ids.value(r).to_string(), (outcome.value(r).to_string(), attempts));
+        let ids = cast(batch.column(0), &DataType::Utf8)?;
+        let outcome = cast(batch.column(1), &DataType::Utf8)?;
+        let attempts = cast(batch.column(2), &DataType::Int64)?;
+        let (ids, outcome, attempts) = (
+            ids.as_string::<i32>(),
+            outcome.as_string::<i32>(),
+            attempts.as_primitive::<Int64Type>(),
+        );
+        for r in 0..batch.num_rows() {
+            out.insert(
+                ids.value(r).to_string(),
+                (outcome.value(r).to_string(), attempts.value(r)),
+            );
         }
     }
-    out
+    Ok(out)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,7 +107,7 @@ async fn every_delivery_outcome_is_in_history_and_a_restart_recovers_past_it() -
         &sql.execute("SELECT action_id, outcome, attempts FROM system.actions")
             .await?
             .batches,
-    );
+    )?;
     let counters = log.counters();
     assert!(counters.enqueued > 0, "the generator's spikes raise alerts");
     assert_eq!(live.len() as u64, counters.enqueued, "system.actions has every action");
@@ -116,7 +117,7 @@ async fn every_delivery_outcome_is_in_history_and_a_restart_recovers_past_it() -
         ))
         .await?
         .batches,
-    );
+    )?;
     assert_eq!(
         recorded, live,
         "history holds every outcome exactly once, as system.actions shows it"

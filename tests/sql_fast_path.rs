@@ -75,7 +75,7 @@ async fn key_lookups_skip_datafusion_and_answer_what_datafusion_answers() -> any
     for sensor in 0..22 {
         for sql in [
             "SELECT * FROM sensor_stats WHERE sensor_id = $1",
-            "SELECT sensor_id, count, mean FROM sensor_stats WHERE sensor_id = $1",
+            "SELECT sensor_id, count, avg, last_value FROM sensor_stats WHERE sensor_id = $1",
             "SELECT * FROM anomaly_state WHERE sensor_id = $1",
         ] {
             check(&fast, &oracle, sql, vec![json!(sensor)], true).await?;

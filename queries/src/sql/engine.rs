@@ -248,7 +248,12 @@ impl SqlEngine {
         self.fast_path_answers.fetch_add(1, Ordering::Relaxed);
         Some(QueryResult {
             schema: answer.schema,
-            batches: vec![answer.batch],
+            // DataFusion answers an empty lookup with no batch at all; so does the fast path.
+            batches: if answer.batch.num_rows() == 0 {
+                Vec::new()
+            } else {
+                vec![answer.batch]
+            },
             as_of,
             truncated: answer.truncated,
         })
