@@ -2,25 +2,12 @@
 //! by an engine with the fast path and by one without (the oracle), and must give the same
 //! schema and rows; the engine's counter says which statements took the fast path.
 
-use std::sync::Arc;
-
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use serde_json::{Value, json};
-use tributary::connectors::generator::SensorGeneratorConfig;
-use tributary::engine::LiveCatalog;
 use tributary::queries::{QueryLimits, QueryRequest, QueryResult, SqlEngine};
 
 use crate::common::TestServer;
-
-fn finished_catalog() -> anyhow::Result<Arc<LiveCatalog>> {
-    crate::common::finished_iot_catalog(SensorGeneratorConfig {
-        sensors: 20,
-        rate: 0,
-        limit: Some(4_000),
-        spike_probability: 0.3,
-        ..SensorGeneratorConfig::default()
-    })
-}
+use crate::sql_lookup::finished_catalog;
 
 /// Schema (names, types, nullability) and rows as text, for comparing two answers.
 fn shape(result: &QueryResult) -> anyhow::Result<(Vec<String>, String, bool)> {

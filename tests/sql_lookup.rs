@@ -9,8 +9,9 @@ use tributary::engine::LiveCatalog;
 
 use crate::common::TestServer;
 
-/// A finished IoT pipeline with frequent spikes, so some alerts stay active.
-fn finished_catalog() -> anyhow::Result<Arc<LiveCatalog>> {
+/// A finished IoT pipeline with frequent spikes, so some alerts stay active (also the
+/// fast-path tests' catalog).
+pub(crate) fn finished_catalog() -> anyhow::Result<Arc<LiveCatalog>> {
     crate::common::finished_iot_catalog(SensorGeneratorConfig {
         sensors: 20,
         rate: 0,
