@@ -11,8 +11,8 @@
 //!
 //! Payloads are pre-built and vary per event, so the figure is decoding alone.
 //!
-//! `cargo bench -p tributary-benches --bench decode` measures; `cargo test -p
-//! tributary-benches --bench decode` runs it once as a smoke test.
+//! `cargo bench --workspace --bench decode` measures; `cargo test --workspace --bench decode`
+//! runs it once as a smoke test (`--workspace` keeps the fast suite's feature set).
 
 use std::hint::black_box;
 use std::sync::Arc;

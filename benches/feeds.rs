@@ -13,8 +13,8 @@
 //! posting times out of order and every tenth post deleted an epoch later, so the numbers
 //! are the operators' own events/s including retractions.
 //!
-//! `cargo bench -p tributary-benches --bench feeds` measures; `cargo test -p
-//! tributary-benches --bench feeds` runs it once as a smoke test.
+//! `cargo bench --workspace --bench feeds` measures; `cargo test --workspace --bench feeds`
+//! runs it once as a smoke test (`--workspace` keeps the fast suite's feature set).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use differential_dataflow::input::Input;

@@ -8,23 +8,22 @@
 //! exchange, the aggregate arrangement, the projection sink and the live catalog — to
 //! completion, so events/s here is whole-pipeline throughput.
 //!
-//! `cargo bench -p tributary-benches` measures; `cargo test -p tributary-benches --benches` runs it once as a
-//! smoke test.
+//! `cargo bench --workspace --bench projection` measures; `cargo test --workspace --bench projection`
+//! runs it once as a smoke test.
 
+mod common;
+
+use common::{KEYS, generator, totals};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use serde::{Deserialize, Serialize};
-use tributary_connectors::generator::{SensorGenerator, SensorGeneratorConfig};
+use tributary_connectors::generator::SensorGenerator;
 use tributary_engine::{EngineError, Pipeline, Runtime, RuntimeConfig};
-use tributary_operators::{AggregatePerKey, OrderedFloat, StatsPerKey};
+use tributary_operators::{OrderedFloat, StatsPerKey};
 
-const KEYS: u64 = 10_000;
 const STATS_KEYS: u64 = 100;
 
 fn events() -> u64 {
-    std::env::var("TRIBUTARY_BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000_000)
+    common::events_or(2_000_000)
 }
 
 /// Builds a pipeline over the generator; every pipeline here declares the projection `out`.
@@ -33,41 +32,13 @@ type Build = fn(&mut Pipeline<'_>, &SensorGenerator) -> Result<(), EngineError>;
 /// Runs `build` over `events` readings of `keys` sensors to completion and checks that the
 /// projection has one row per key.
 fn run_to_completion(workers: usize, keys: u64, events: u64, build: Build) {
-    let source = SensorGenerator::try_new(SensorGeneratorConfig {
-        sensors: keys,
-        rate: 0,
-        limit: Some(events),
-        ..SensorGeneratorConfig::default()
-    })
-    .expect("valid generator config");
+    let source = generator(keys, events);
     let run =
         Runtime::start(RuntimeConfig::with_workers(workers), move |p| build(p, &source)).expect("pipeline starts");
     let catalog = run.catalog();
     run.join().expect("pipeline runs");
     let rows = catalog.read().table("out").map_or(0, |t| t.row_count());
     assert_eq!(rows as u64, keys.min(events));
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct KeyTotals {
-    key: i64,
-    count: i64,
-    sum: f64,
-    avg: f64,
-}
-
-fn totals(p: &mut Pipeline<'_>, source: &SensorGenerator) -> Result<(), EngineError> {
-    let totals = p
-        .source("readings", source)?
-        .map(|r| (r.sensor_id, r.value))
-        .aggregate_per_key()
-        .map(|(key, a)| KeyTotals {
-            key,
-            count: a.count,
-            sum: a.sum_f64(),
-            avg: a.avg().unwrap_or(f64::NAN),
-        });
-    p.projection("out", totals, |row| row.key)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,7 +85,7 @@ fn keyed_projection(c: &mut Criterion) {
     group.throughput(Throughput::Elements(events));
     for workers in [1usize, 2] {
         group.bench_with_input(BenchmarkId::new("workers", workers), &workers, |b, &w| {
-            b.iter(|| run_to_completion(w, KEYS, events, totals));
+            b.iter(|| run_to_completion(w, KEYS, events, totals::<SensorGenerator>));
         });
     }
     group.finish();

@@ -6,8 +6,8 @@
 //! checkpoint per distinct event time). Each iteration runs the full runtime to completion,
 //! so events/s is whole-pipeline throughput, comparable with `projection`.
 //!
-//! `cargo bench -p tributary-benches --bench scores` measures; `cargo test -p
-//! tributary-benches --bench scores` runs it once as a smoke test.
+//! `cargo bench --workspace --bench scores` measures; `cargo test --workspace --bench scores`
+//! runs it once as a smoke test (`--workspace` keeps the fast suite's feature set).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tributary_connectors::generator::{SensorGenerator, SensorGeneratorConfig};

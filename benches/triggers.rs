@@ -8,8 +8,8 @@
 //! rate limiting with the default policy (the burst overflows the rate limit, so the
 //! hold-back queue is exercised too).
 //!
-//! `cargo bench -p tributary-benches --bench triggers` measures; `cargo test -p
-//! tributary-benches --bench triggers` runs it once as a smoke test.
+//! `cargo bench --workspace --bench triggers` measures; `cargo test --workspace --bench triggers`
+//! runs it once as a smoke test (`--workspace` keeps the fast suite's feature set).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tributary_engine::differential_dataflow::input::Input;

@@ -9,8 +9,8 @@
 //! so windows and sessions keep receiving late updates. Input is cut into epochs of 10,000
 //! events, as the runtime would.
 //!
-//! `cargo bench -p tributary-benches --bench windows` measures; `cargo test -p
-//! tributary-benches --bench windows` runs it once as a smoke test.
+//! `cargo bench --workspace --bench windows` measures; `cargo test --workspace --bench windows`
+//! runs it once as a smoke test (`--workspace` keeps the fast suite's feature set).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tributary_engine::differential_dataflow::input::Input;

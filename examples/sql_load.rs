@@ -10,6 +10,9 @@
 //! Prints requests, errors and p50/p99 latency for lookups and scans, and how many readings
 //! were ingested meanwhile. The target (issue 6/7) is a lookup p99 under 1 ms in release.
 
+#[path = "support/loopback_api.rs"]
+mod loopback_api;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -21,8 +24,7 @@ use serde_json::{Value, json};
 use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig};
 use tributary::engine::{EngineError, Pipeline, ProjectionSpec, Runtime, RuntimeConfig};
 use tributary::operators::AggregatePerKey;
-use tributary::queries::http::{AuthConfig, RateLimitConfig};
-use tributary::queries::{ApiConfig, ApiState, serve};
+use tributary::queries::ApiState;
 
 #[derive(Debug, Parser)]
 #[command(about = "SQL point lookups under ingest")]
@@ -143,29 +145,12 @@ async fn main() -> anyhow::Result<()> {
         })
     })
     .await??;
-    // Loopback without tokens, and a rate limit far above what 64 clients can ask for:
-    // every client shares the one peer address, and the limiter is not what is measured.
-    let state = ApiState::for_pipeline(&run);
-    let config = ApiConfig {
-        auth: AuthConfig::unauthenticated_loopback(),
-        rate_limit: RateLimitConfig {
-            requests_per_second: 10_000_000,
-            burst: 10_000_000,
-            ..RateLimitConfig::default()
-        },
-        ..state.config.clone()
-    };
-    let mut state = state.with_config(config)?;
+    let mut state = ApiState::for_pipeline(&run);
     if args.no_fast_path {
         state.sql = Arc::new(state.sql.as_ref().clone().without_fast_path());
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, state, async {
-        let _ = stopped.await;
-    }));
-    let url = format!("http://{addr}/v1/sql");
+    let api = loopback_api::LoopbackApi::start(state).await?;
+    let url = api.url("/v1/sql");
     let client = reqwest::Client::new();
 
     // Preload: every key present before the clients start.
@@ -257,8 +242,7 @@ async fn main() -> anyhow::Result<()> {
     lookups.report("point lookups");
     scans.report("scans");
 
-    let _ = stop.send(());
-    server.await??;
+    api.stop().await?;
     tokio::task::spawn_blocking(move || run.shutdown()).await??;
     Ok(())
 }
