@@ -7,8 +7,9 @@
 //! cargo run --example sql_load -- --keys 2000 --duration-secs 3 --clients 8   # smoke run
 //! ```
 //!
-//! Prints requests, errors and p50/p99 latency for lookups and scans, and how many readings
-//! were ingested meanwhile. The target (issue 6/7) is a lookup p99 under 1 ms in release.
+//! Prints requests, errors and p50/p99 latency for lookups and scans, how many readings
+//! were ingested meanwhile, and (on Linux) the resident memory per key once preloaded.
+//! The target (issue 6/7) is a lookup p99 under 1 ms in release.
 
 #[path = "support/loopback_api.rs"]
 mod loopback_api;
@@ -139,6 +140,7 @@ async fn main() -> anyhow::Result<()> {
         ..SensorGeneratorConfig::default()
     })?;
     let workers = args.workers;
+    let resident_before = resident_bytes();
     let run = tokio::task::spawn_blocking(move || {
         Runtime::start(RuntimeConfig::with_workers(workers), move |p| {
             pipeline(p, &preload, &live)
@@ -179,6 +181,15 @@ async fn main() -> anyhow::Result<()> {
         args.clients,
         args.duration_secs
     );
+    if let (Some(before), Some(after)) = (resident_before, resident_bytes()) {
+        println!(
+            "memory: {:.0} MiB resident before the pipeline, {:.0} MiB with the keys loaded: {:.0} bytes per key \
+             (arrangement, live table and everything else the process grew by)",
+            before as f64 / f64::from(1 << 20),
+            after as f64 / f64::from(1 << 20),
+            after.saturating_sub(before) as f64 / args.keys as f64
+        );
+    }
 
     let ingested_before = ingested(&client, &url).await?;
     let done = Arc::new(AtomicBool::new(false));
@@ -245,6 +256,14 @@ async fn main() -> anyhow::Result<()> {
     api.stop().await?;
     tokio::task::spawn_blocking(move || run.shutdown()).await??;
     Ok(())
+}
+
+/// The process's resident memory (`VmRSS`), where `/proc` tells it (Linux).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Readings accepted so far by the live stream.
