@@ -18,16 +18,16 @@
 
 #[path = "support/loopback_api.rs"]
 mod loopback_api;
+#[path = "support/summaries.rs"]
+mod summaries;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::Parser;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig};
-use tributary::engine::{EngineError, Pipeline, ProjectionSpec, Runtime, RuntimeConfig};
-use tributary::operators::AggregatePerKey;
+use tributary::engine::{EngineError, Pipeline, Runtime, RuntimeConfig};
 use tributary::queries::ApiState;
 
 #[derive(Debug, Parser)]
@@ -53,29 +53,9 @@ struct Args {
     workers: usize,
 }
 
-/// One row of the projection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Summary {
-    sensor_id: i64,
-    readings: i64,
-    mean: f64,
-}
-
 fn pipeline(p: &mut Pipeline<'_>, load: &SensorGenerator) -> Result<(), EngineError> {
-    let summaries = p
-        .source("readings", load)?
-        .map(|r| (r.sensor_id, r.value))
-        .aggregate_per_key()
-        .map(|(sensor_id, a)| Summary {
-            sensor_id,
-            readings: a.count,
-            mean: a.avg().unwrap_or(f64::NAN),
-        });
-    p.projection(
-        ProjectionSpec::new("summaries").with_key_columns(["sensor_id"]),
-        summaries,
-        |s| s.sensor_id,
-    )
+    let readings = p.source("readings", load)?;
+    summaries::project_summaries(p, readings)
 }
 
 /// The value at quantile `q` of sorted `micros`, in milliseconds.

@@ -13,6 +13,8 @@
 
 #[path = "support/loopback_api.rs"]
 mod loopback_api;
+#[path = "support/summaries.rs"]
+mod summaries;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,11 +22,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig};
-use tributary::engine::{EngineError, Pipeline, ProjectionSpec, Runtime, RuntimeConfig};
-use tributary::operators::AggregatePerKey;
+use tributary::engine::{EngineError, Pipeline, Runtime, RuntimeConfig};
 use tributary::queries::ApiState;
 
 #[derive(Debug, Parser)]
@@ -53,33 +53,11 @@ struct Args {
     no_fast_path: bool,
 }
 
-/// One row of the projection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Summary {
-    sensor_id: i64,
-    readings: i64,
-    mean: f64,
-}
-
-/// Readings per sensor and their mean: the count/sum monoid (`aggregate_per_key`), so that
-/// preloading a million keys takes seconds — the lookups, not the projection, are measured.
+/// Every key once (`preload`), then the live readings, into `summaries`.
 fn pipeline(p: &mut Pipeline<'_>, preload: &SensorGenerator, live: &SensorGenerator) -> Result<(), EngineError> {
     let preloaded = p.source("preload", preload)?;
-    let summaries = p
-        .source("readings", live)?
-        .concat(preloaded)
-        .map(|r| (r.sensor_id, r.value))
-        .aggregate_per_key()
-        .map(|(sensor_id, a)| Summary {
-            sensor_id,
-            readings: a.count,
-            mean: a.avg().unwrap_or(f64::NAN),
-        });
-    p.projection(
-        ProjectionSpec::new("summaries").with_key_columns(["sensor_id"]),
-        summaries,
-        |s| s.sensor_id,
-    )
+    let readings = p.source("readings", live)?.concat(preloaded);
+    summaries::project_summaries(p, readings)
 }
 
 /// Latencies of one kind of request, in microseconds.
