@@ -23,7 +23,6 @@ mod summaries;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::Context;
 use clap::Parser;
 use serde_json::{Value, json};
 use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig};
@@ -64,20 +63,6 @@ fn quantile_ms(micros: &[u64], q: f64) -> f64 {
     micros.get(index).map_or(0.0, |&us| us as f64 / 1000.0)
 }
 
-/// Readings accepted so far by the stream (generator and probes).
-async fn accepted(client: &reqwest::Client, sql_url: &str) -> anyhow::Result<u64> {
-    let body: Value = client
-        .post(sql_url)
-        .json(&json!({"sql": "SELECT accepted FROM system.streams WHERE stream = 'readings'"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    body["rows"][0][0]
-        .as_u64()
-        .context("no readings stream in system.streams")
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -100,7 +85,7 @@ async fn main() -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     tokio::time::sleep(Duration::from_secs(args.warm_up_secs)).await;
 
-    let accepted_before = accepted(&client, &sql_url).await?;
+    let accepted_before = api.accepted(&client, "readings").await?;
     let window = Instant::now();
     let (mut freshness, mut acks, mut polls) = (Vec::new(), Vec::new(), 0u64);
     for probe in 0..args.probes {
@@ -133,7 +118,8 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(args.probe_interval_ms)).await;
     }
     let elapsed = window.elapsed().as_secs_f64();
-    let load_rate = (accepted(&client, &sql_url)
+    let load_rate = (api
+        .accepted(&client, "readings")
         .await?
         .saturating_sub(accepted_before + args.probes)) as f64
         / elapsed;

@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use clap::Parser;
 use serde_json::{Value, json};
 use tributary::connectors::generator::{SensorGenerator, SensorGeneratorConfig};
@@ -169,7 +168,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    let ingested_before = ingested(&client, &url).await?;
+    let ingested_before = api.accepted(&client, "readings").await?;
     let done = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for c in 0..args.clients {
@@ -220,7 +219,7 @@ async fn main() -> anyhow::Result<()> {
         scans.merge(s);
     }
     let elapsed = window.elapsed().as_secs_f64();
-    let ingested_after = ingested(&client, &url).await?;
+    let ingested_after = api.accepted(&client, "readings").await?;
     println!(
         "{:.1} s: {:.0} requests/s; {} readings ingested meanwhile ({:.0}/s)",
         elapsed,
@@ -242,18 +241,4 @@ fn resident_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
-}
-
-/// Readings accepted so far by the live stream.
-async fn ingested(client: &reqwest::Client, url: &str) -> anyhow::Result<u64> {
-    let body: Value = client
-        .post(url)
-        .json(&json!({"sql": "SELECT accepted FROM system.streams WHERE stream = 'readings'"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    body["rows"][0][0]
-        .as_u64()
-        .context("no readings stream in system.streams")
 }

@@ -4,6 +4,9 @@
 
 use std::net::SocketAddr;
 
+use anyhow::Context;
+use serde_json::{Value, json};
+
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tributary::queries::http::{AuthConfig, RateLimitConfig};
@@ -43,6 +46,20 @@ impl LoopbackApi {
     /// The URL of `path` on this server.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Records `stream` has accepted so far, as `system.streams` tells over `POST /v1/sql`.
+    pub async fn accepted(&self, client: &reqwest::Client, stream: &str) -> anyhow::Result<u64> {
+        let body: Value = client
+            .post(self.url("/v1/sql"))
+            .json(&json!({"sql": "SELECT accepted FROM system.streams WHERE stream = $1", "params": [stream]}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        body["rows"][0][0]
+            .as_u64()
+            .with_context(|| format!("no stream `{stream}` in system.streams: {body}"))
     }
 
     /// Stops the server and waits for it.
